@@ -1,0 +1,218 @@
+"""Data transforms of DAFormer's pipeline: resize (keep ratio), random crop (``cat_max_ratio``), flip, normalise.
+
+Each transform is a small dataclass you configure once and call on a numpy pair:
+
+    image, label = transform(image, label, rng)      # image uint8 [H, W, 3], label uint8 [H, W] or None
+
+Randomness comes only from the ``numpy.random.Generator`` passed in, never from a global RNG, so a
+sample is reproducible from its seed. The last step, ``Normalize``, turns the pair into torch tensors
+(image float ``[3, H, W]``, label long ``[H, W]``).
+
+The official source pipeline (GTA, DAFormer config ``gta_to_cityscapes_512x512``) is
+
+    Resize((720, 1280), keep_ratio) → RandomCrop((512, 512), cat_max_ratio=0.75) → RandomFlip(0.5) → Normalize
+
+and the target pipeline resizes Cityscapes to (512, 1024) before the same crop. One difference on purpose:
+the official code applies ``cat_max_ratio`` to target crops too, which reads the *target label*; here a crop
+without a label is simply uniform (an unsupervised method must not look at target labels).
+
+Taught in: notebooks/06_rare_class_sampling.ipynb
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .classes import IGNORE_INDEX
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "Resize",
+    "RandomCrop",
+    "RandomFlip",
+    "Normalize",
+    "Compose",
+    "denormalize",
+]
+
+IMAGENET_MEAN = (123.675, 116.28, 103.53)  # RGB, on the 0..255 scale
+IMAGENET_STD = (58.395, 57.12, 57.375)
+
+
+@dataclass
+class Resize:
+    """Resize image (bilinear) and label (nearest) to ``size=(H, W)``, keeping the aspect ratio by default.
+
+    With ``keep_ratio`` the size is a bound, mmseg's rule: the scale is
+    ``s = min(max(size) / max(h, w), min(size) / min(h, w))``, so the long side fits the long bound and the
+    short side the short bound (GTA 1914×1052 with ``size=(720, 1280)`` → 1280×704).
+
+    Taught in: notebooks/06_rare_class_sampling.ipynb
+    """
+
+    size: tuple[int, int]
+    keep_ratio: bool = True
+
+    def output_size(self, h: int, w: int) -> tuple[int, int]:
+        """(H, W) after resizing an ``h × w`` input."""
+        if not self.keep_ratio:
+            return int(self.size[0]), int(self.size[1])
+        s = min(max(self.size) / max(h, w), min(self.size) / min(h, w))
+        return int(h * s + 0.5), int(w * s + 0.5)
+
+    def __call__(self, image, label=None, rng=None):
+        h, w = image.shape[:2]
+        oh, ow = self.output_size(h, w)
+        if (oh, ow) == (h, w):
+            return image, label
+        image = np.asarray(Image.fromarray(image).resize((ow, oh), Image.BILINEAR))      # [oh, ow, 3]
+        if label is not None:
+            label = np.asarray(Image.fromarray(label).resize((ow, oh), Image.NEAREST))   # [oh, ow]
+        return image, label
+
+
+@dataclass
+class RandomCrop:
+    """Random ``size=(h, w)`` crop; with a label, re-draw while one class fills ≥ ``cat_max_ratio`` of it.
+
+    mmseg's rule (used by DAFormer with ``cat_max_ratio=0.75`` on the source): draw a crop; if it holds
+    fewer than two classes (ignore not counted) or its most frequent class covers ``cat_max_ratio`` or more
+    of the labelled pixels, draw again, at most ``max_tries`` (10) times, and keep the last one. With
+    ``cat_max_ratio=1`` or no label the first draw is kept. Inputs smaller than the crop are padded (image
+    with 0, label with 255).
+
+    ``crop_box=(top, left)`` forces the crop (Rare Class Sampling uses it to look at a given window);
+    the coordinates refer to the image *as it reaches this transform* (after any resize).
+
+    Taught in: notebooks/06_rare_class_sampling.ipynb
+    """
+
+    size: tuple[int, int]
+    cat_max_ratio: float = 1.0
+    ignore_index: int = IGNORE_INDEX
+    max_tries: int = 10
+
+    def sample_box(self, h: int, w: int, rng: np.random.Generator) -> tuple[int, int]:
+        """A uniformly drawn ``(top, left)`` for an ``h × w`` input."""
+        ch, cw = self.size
+        return int(rng.integers(0, max(h - ch, 0) + 1)), int(rng.integers(0, max(w - cw, 0) + 1))
+
+    def _ok(self, label: np.ndarray, box) -> bool:
+        crop = self._crop(label, box)
+        counts = np.bincount(crop.ravel(), minlength=256)
+        counts[self.ignore_index] = 0
+        counts = counts[counts > 0]
+        return len(counts) > 1 and counts.max() / counts.sum() < self.cat_max_ratio
+
+    def _crop(self, arr: np.ndarray, box) -> np.ndarray:
+        top, left = box
+        return arr[top:top + self.size[0], left:left + self.size[1]]
+
+    def __call__(self, image, label=None, rng=None, crop_box=None):
+        image, label = self._pad(image, label)
+        h, w = image.shape[:2]
+        if crop_box is not None:
+            box = (int(crop_box[0]), int(crop_box[1]))
+            if not (0 <= box[0] <= h - self.size[0] and 0 <= box[1] <= w - self.size[1]):
+                raise ValueError(f"crop_box {crop_box} of size {self.size} does not fit into a {h}x{w} image")
+        else:
+            if rng is None:
+                raise ValueError("RandomCrop needs a numpy Generator: call it as crop(image, label, rng)")
+            box = self.sample_box(h, w, rng)
+            if label is not None and self.cat_max_ratio < 1.0:
+                for _ in range(self.max_tries):
+                    if self._ok(label, box):
+                        break
+                    box = self.sample_box(h, w, rng)
+        return self._crop(image, box), (None if label is None else self._crop(label, box))
+
+    def _pad(self, image, label):
+        h, w = image.shape[:2]
+        ph, pw = max(self.size[0] - h, 0), max(self.size[1] - w, 0)
+        if ph or pw:
+            image = np.pad(image, ((0, ph), (0, pw), (0, 0)))
+            if label is not None:
+                label = np.pad(label, ((0, ph), (0, pw)), constant_values=self.ignore_index)
+        return image, label
+
+
+@dataclass
+class RandomFlip:
+    """Horizontal flip of image and label together with probability ``prob``.
+
+    Taught in: notebooks/06_rare_class_sampling.ipynb
+    """
+
+    prob: float = 0.5
+
+    def __call__(self, image, label=None, rng=None):
+        if rng is None:
+            raise ValueError("RandomFlip needs a numpy Generator: call it as flip(image, label, rng)")
+        if rng.random() < self.prob:
+            image = image[:, ::-1]
+            label = None if label is None else label[:, ::-1]
+        return image, label
+
+
+def _writable(a: np.ndarray) -> np.ndarray:
+    """A contiguous, writable array (torch refuses read-only numpy memory)."""
+    a = np.ascontiguousarray(a)
+    return a if a.flags.writeable else a.copy()
+
+
+@dataclass
+class Normalize:
+    """uint8 ``[H, W, 3]`` → float ``[3, H, W]`` with ``(x − mean) / std`` (ImageNet statistics, 0..255 scale).
+
+    The label becomes a ``long [H, W]`` tensor (255 stays 255 = ignore). ``denormalize`` inverts it.
+
+    Taught in: notebooks/05_pseudo_label_weighting.ipynb
+    """
+
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+
+    def __call__(self, image, label=None, rng=None):
+        x = torch.from_numpy(_writable(image)).permute(2, 0, 1).float()                  # [3, H, W]
+        mean = torch.tensor(self.mean, dtype=torch.float32).view(3, 1, 1)
+        std = torch.tensor(self.std, dtype=torch.float32).view(3, 1, 1)
+        x = (x - mean) / std
+        if label is not None:
+            label = torch.from_numpy(_writable(label)).long()                           # [H, W]
+        return x, label
+
+
+@dataclass
+class Compose:
+    """Apply transforms in order: ``image, label = t(image, label, rng)`` for each ``t``.
+
+    ``crop_box`` (if given) is handed to the ``RandomCrop`` in the list.
+
+    Taught in: notebooks/06_rare_class_sampling.ipynb
+    """
+
+    transforms: list = field(default_factory=list)
+
+    def __call__(self, image, label=None, rng=None, crop_box=None):
+        for t in self.transforms:
+            if isinstance(t, RandomCrop):
+                image, label = t(image, label, rng, crop_box=crop_box)
+            else:
+                image, label = t(image, label, rng)
+        return image, label
+
+
+def denormalize(x: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> np.ndarray:
+    """Normalised ``[3, H, W]`` (or ``[B, 3, H, W]``) tensor → uint8 ``[H, W, 3]`` (or ``[B, H, W, 3]``) for plots.
+
+    Taught in: notebooks/05_pseudo_label_weighting.ipynb
+    """
+    x = x.detach().float().cpu()
+    shape = (1, 3, 1, 1) if x.dim() == 4 else (3, 1, 1)
+    x = x * torch.tensor(std).view(shape) + torch.tensor(mean).view(shape)
+    x = x.round().clamp(0, 255).to(torch.uint8)
+    return x.movedim(-3, -1).numpy()                                               # [..., H, W, 3]

@@ -1,0 +1,121 @@
+"""Encoder + decode head = a segmentation network, and the one-line builder DAFormer's trainer uses.
+
+``EncoderDecoder(x)`` runs the MiT encoder, the decode head (logits at 1/4 resolution) and upsamples the
+logits bilinearly to the input size. ``.encoder`` and ``.head`` stay reachable: feature distance (FD) needs
+the encoder's features and the optimiser gives the head a 10× learning rate (DAFormer §3.3, §4.1).
+
+Taught in: notebooks/04_fusion_decoder.ipynb
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import mit
+from .heads import DAFormerHead, SegFormerHead
+from .weights import load_encoder_weights, _warn_training_from_scratch
+
+__all__ = ["EncoderDecoder", "build_segmentor"]
+
+_ENCODERS = ("mit_b0", "mit_b1", "mit_b2", "mit_b3", "mit_b4", "mit_b5")
+_HEADS = {"daformer": DAFormerHead, "segformer": SegFormerHead}
+
+
+class EncoderDecoder(nn.Module):
+    """``logits = Upsample_{H×W}(head(encoder(x)))`` — bilinear, ``align_corners=False``.
+
+    ``forward(x: [B, 3, H, W]) → [B, K, H, W]``; ``extract_features(x)`` → the encoder's four maps;
+    ``forward_with_features(x)`` → ``(logits, features)`` from one pass (for FD on the source batch).
+
+    Taught in: notebooks/04_fusion_decoder.ipynb
+    """
+
+    def __init__(self, encoder: nn.Module, head: nn.Module):
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+
+    def extract_features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return self.encoder(x)  # 4 × [B, C_i, H_i, W_i]
+
+    def decode(self, features: list[torch.Tensor], size: tuple[int, int]) -> torch.Tensor:
+        """Head logits (1/4 resolution) upsampled to ``size``."""
+        logits = self.head(features)  # [B, K, H/4, W/4]
+        return F.interpolate(logits, size=size, mode="bilinear", align_corners=False)  # [B, K, H, W]
+
+    def forward_with_features(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        features = self.extract_features(x)
+        return self.decode(features, x.shape[-2:]), features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.extract_features(x), x.shape[-2:])
+
+
+def build_segmentor(
+    encoder: str | nn.Module = "mit_b5",
+    head: str | nn.Module = "daformer",
+    num_classes: int = 19,
+    pretrained: str | os.PathLike | Mapping | None = None,
+    *,
+    pretrained_format: str | None = None,
+    encoder_kwargs: dict | None = None,
+    head_kwargs: dict | None = None,
+    embed_dim: int | None = None,
+    channels: int | None = None,
+) -> EncoderDecoder:
+    """Build DAFormer's network: MiT-B5 encoder + context-aware fusion head (DAFormer §3.2), by default.
+
+    ``encoder``: ``"mit_b0"`` … ``"mit_b5"`` or a module with an ``embed_dims`` list.
+    ``head``: ``"daformer"`` (embed/fusion width 256), ``"segformer"`` (embed width 256), or a module.
+    ``pretrained``: path or state dict of ImageNet encoder weights (SegFormer/HF/timm layout, see
+    :func:`~daformer_edu.models.weights.load_encoder_weights`), or None to train from scratch (warns once).
+    ``encoder_kwargs`` go to ``mit_b*(**kwargs)``; ``head_kwargs`` (and the shortcuts ``embed_dim``,
+    ``channels``) to the head, e.g. ``build_segmentor("mit_b0", embed_dim=64, channels=64)`` for a tiny CPU model.
+
+    Taught in: notebooks/04_fusion_decoder.ipynb
+    """
+    if isinstance(encoder, str):
+        if encoder not in _ENCODERS:
+            raise ValueError(
+                f"build_segmentor: encoder={encoder!r} is unknown; use one of {_ENCODERS} or pass a module."
+            )
+        enc = getattr(mit, encoder)(**(encoder_kwargs or {}))
+    elif isinstance(encoder, nn.Module):
+        if encoder_kwargs:
+            raise ValueError("build_segmentor: encoder_kwargs only apply when encoder is a name like 'mit_b0'.")
+        enc = encoder
+    else:
+        raise TypeError(f"build_segmentor: encoder must be a name or an nn.Module, got {type(encoder).__name__}.")
+
+    if pretrained is not None:
+        load_encoder_weights(enc, pretrained, format=pretrained_format)
+    else:
+        _warn_training_from_scratch("build_segmentor")
+
+    if isinstance(head, str):
+        if head not in _HEADS:
+            raise ValueError(
+                f"build_segmentor: head={head!r} is unknown; use one of {sorted(_HEADS)} or pass a module."
+            )
+        embed_dims = getattr(enc, "embed_dims", None)
+        if embed_dims is None:
+            raise ValueError("build_segmentor: the encoder module needs an `embed_dims` list (channels of its 4 maps).")
+        kwargs = dict(head_kwargs or {})
+        if embed_dim is not None:
+            kwargs["embed_dim"] = embed_dim
+        if channels is not None:
+            if head == "segformer":
+                raise ValueError("build_segmentor: SegFormerHead has one width; set embed_dim, not channels.")
+            kwargs["channels"] = channels
+        dec = _HEADS[head](list(embed_dims), num_classes=num_classes, **kwargs)
+    elif isinstance(head, nn.Module):
+        if head_kwargs or embed_dim is not None or channels is not None:
+            raise ValueError("build_segmentor: head_kwargs / embed_dim / channels only apply when head is a name.")
+        dec = head
+    else:
+        raise TypeError(f"build_segmentor: head must be a name or an nn.Module, got {type(head).__name__}.")
+    return EncoderDecoder(enc, dec)

@@ -1,0 +1,323 @@
+"""Load ImageNet weights into :class:`~daformer_edu.models.mit.MixTransformer` from three key layouts.
+
+The same MiT weights are published under three naming schemes. Each converter below renames a
+state dict into this package's layout (``stages.{i}.patch_embed / blocks.{j} / norm``):
+
+============  ==========================================  =============================================
+format        where it comes from                          example key
+============  ==========================================  =============================================
+``segformer`` SegFormer's ImageNet ``mit_b*.pth``           ``block1.0.attn.kv.weight``
+``hf``        HF ``transformers`` ``nvidia/mit-b*``         ``encoder.block.0.0.attention.self.key.weight``
+              (checkpoint names, or the module names of     ``stages.0.blocks.0.attention.k_proj.weight``
+              transformers ≥ 5), optional ``segformer.``
+``timm``      timm ``pvt_v2_b*`` (same architecture when     ``stages.0.blocks.0.attn.kv.weight``
+              ``mlp_ratios=[8, 8, 4, 4]``)
+``mit``       this package (``MixTransformer.state_dict``)  ``stages.0.blocks.0.attn.kv.weight``
+============  ==========================================  =============================================
+
+HF stores K and V as two linears; we concatenate them into one ``kv = Linear(C, 2C)`` (K first).
+Classification / decode heads in a checkpoint (``head.*``, ``classifier.*``, ``decode_head.*``) are
+ignored; any other key that does not fit, or a key the encoder needs that is missing, is an error
+listing the keys and naming the format.
+
+No network access: ``source`` is a local path or an in-memory state dict.
+
+Taught in: notebooks/03_mix_ffn.ipynb
+"""
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from collections.abc import Callable, Mapping
+
+import torch
+import torch.nn as nn
+
+__all__ = [
+    "EncoderWeightsError",
+    "detect_format",
+    "convert_segformer",
+    "convert_hf",
+    "convert_timm",
+    "load_encoder_weights",
+]
+
+_FORMATS = ("segformer", "hf", "timm", "mit")
+
+# Keys of classification / segmentation heads that an encoder-only load skips, per format.
+_IGNORED_PREFIXES = {
+    "segformer": ("head.", "decode_head.", "auxiliary_head."),
+    "hf": ("classifier.", "decode_head."),
+    "timm": ("head.",),
+    "mit": (),
+}
+# Wrappers around the encoder keys: HF task models, mmseg checkpoints, DistributedDataParallel.
+_WRAPPER_PREFIXES = ("segformer.", "backbone.", "module.")
+
+
+class EncoderWeightsError(ValueError):
+    """A checkpoint does not fit the encoder: missing/unexpected keys or shape mismatches (names the format).
+
+    Taught in: notebooks/03_mix_ffn.ipynb
+    """
+
+
+def _rename(key: str, rules: list[tuple[str, str]]) -> str:
+    for pattern, repl in rules:
+        key = re.sub(pattern, repl, key)
+    return key
+
+
+def _stage_minus_one(m: re.Match) -> str:
+    return str(int(m.group(1)) - 1)
+
+
+# ---------------------------------------------------------------------------------------------- segformer
+_SEGFORMER_RULES = [
+    (r"^patch_embed(\d)\.", lambda m: f"stages.{_stage_minus_one(m)}.patch_embed."),
+    (r"^block(\d)\.(\d+)\.", lambda m: f"stages.{_stage_minus_one(m)}.blocks.{m.group(2)}."),
+    (r"^norm(\d)\.", lambda m: f"stages.{_stage_minus_one(m)}.norm."),
+    (r"\.attn\.norm\.", ".attn.sr_norm."),
+    (r"\.mlp\.dwconv\.dwconv\.", ".ffn.dwconv."),
+    (r"\.mlp\.", ".ffn."),
+]
+
+
+def convert_segformer(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename SegFormer ``mit_b*.pth`` keys (``patch_embed1``, ``block1.0.attn.q``, ``norm1``) to ours.
+
+    Taught in: notebooks/03_mix_ffn.ipynb
+    """
+    return {_rename(k, _SEGFORMER_RULES): v for k, v in state_dict.items()}
+
+
+# ---------------------------------------------------------------------------------------------- hf
+_HF_RULES = [
+    # checkpoint names (transformers 4.x, the files of nvidia/mit-b*)
+    (r"^encoder\.patch_embeddings\.(\d)\.", r"stages.\1.patch_embed."),
+    (r"^encoder\.block\.(\d)\.(\d+)\.", r"stages.\1.blocks.\2."),
+    (r"^encoder\.layer_norm\.(\d)\.", r"stages.\1.norm."),
+    (r"\.attention\.self\.query\.", ".attn.q."),
+    (r"\.attention\.self\.key\.", ".attn.k."),
+    (r"\.attention\.self\.value\.", ".attn.v."),
+    (r"\.attention\.self\.sr\.", ".attn.sr."),
+    (r"\.attention\.self\.layer_norm\.", ".attn.sr_norm."),
+    (r"\.attention\.output\.dense\.", ".attn.proj."),
+    (r"\.layer_norm_1\.", ".norm1."),
+    (r"\.layer_norm_2\.", ".norm2."),
+    (r"\.mlp\.dense1\.", ".ffn.fc1."),
+    (r"\.mlp\.dense2\.", ".ffn.fc2."),
+    # module names of transformers >= 5
+    (r"^stages\.(\d)\.patch_embeddings\.layer_norm\.", r"stages.\1.patch_embed.norm."),
+    (r"^stages\.(\d)\.patch_embeddings\.", r"stages.\1.patch_embed."),
+    (r"^stages\.(\d)\.layer_norm\.", r"stages.\1.norm."),
+    (r"\.attention\.q_proj\.", ".attn.q."),
+    (r"\.attention\.k_proj\.", ".attn.k."),
+    (r"\.attention\.v_proj\.", ".attn.v."),
+    (r"\.attention\.o_proj\.", ".attn.proj."),
+    (r"\.attention\.sequence_reduction\.sequence_reduction\.", ".attn.sr."),
+    (r"\.attention\.sequence_reduction\.layer_norm\.", ".attn.sr_norm."),
+    (r"\.layernorm_before\.", ".norm1."),
+    (r"\.layernorm_after\.", ".norm2."),
+    (r"\.mlp\.fc1\.", ".ffn.fc1."),
+    (r"\.mlp\.fc2\.", ".ffn.fc2."),
+    # both
+    (r"\.patch_embed\.layer_norm\.", ".patch_embed.norm."),
+    (r"\.mlp\.dwconv\.dwconv\.", ".ffn.dwconv."),
+]
+
+
+def convert_hf(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename HF Segformer encoder keys to ours and merge the separate K and V linears into ``kv``.
+
+    ``kv.weight = cat([key.weight, value.weight])`` so the first ``C`` outputs are K, the last ``C`` are V.
+    Accepts the checkpoint names (``encoder.block.0.0.attention.self.query``) and the transformers ≥ 5
+    module names (``stages.0.blocks.0.attention.q_proj``); strip ``segformer.`` before calling.
+
+    Taught in: notebooks/03_mix_ffn.ipynb
+    """
+    renamed = {_rename(k, _HF_RULES): v for k, v in state_dict.items()}
+    out = {}
+    for key, value in renamed.items():
+        if ".attn.k." in key:
+            v_key = key.replace(".attn.k.", ".attn.v.")
+            if v_key in renamed:  # otherwise both stay, and show up as unexpected keys
+                out[key.replace(".attn.k.", ".attn.kv.")] = torch.cat([value, renamed[v_key]], dim=0)
+                continue
+        elif ".attn.v." in key and key.replace(".attn.v.", ".attn.k.") in renamed:
+            continue  # consumed together with its K
+        out[key] = value
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- timm
+_TIMM_RULES = [
+    (r"^patch_embed\.", "stages.0.patch_embed."),
+    (r"^stages\.(\d)\.downsample\.", r"stages.\1.patch_embed."),
+    (r"\.attn\.norm\.", ".attn.sr_norm."),
+    (r"\.mlp\.", ".ffn."),
+]
+
+
+def convert_timm(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Rename timm ``pvt_v2_b*`` keys (``patch_embed``, ``stages.1.downsample``, ``mlp``) to ours.
+
+    The architectures coincide when the MiT is built with ``mlp_ratios=[8, 8, 4, 4]`` (PVTv2's ratios);
+    the linear-attention variants (``pvt_v2_b2_li``) do not fit and fail with unexpected keys.
+
+    Taught in: notebooks/03_mix_ffn.ipynb
+    """
+    return {_rename(k, _TIMM_RULES): v for k, v in state_dict.items()}
+
+
+_CONVERTERS: dict[str, Callable[[Mapping[str, torch.Tensor]], dict[str, torch.Tensor]]] = {
+    "segformer": convert_segformer,
+    "hf": convert_hf,
+    "timm": convert_timm,
+    "mit": dict,
+}
+
+
+# ---------------------------------------------------------------------------------------------- detection
+def _strip_wrappers(state_dict: Mapping[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], str | None]:
+    """Remove one ``segformer.`` / ``backbone.`` / ``module.`` prefix; keys without it (heads) stay."""
+    for prefix in _WRAPPER_PREFIXES:
+        if any(k.startswith(prefix) for k in state_dict):
+            return {(k[len(prefix) :] if k.startswith(prefix) else k): v for k, v in state_dict.items()}, prefix
+    return dict(state_dict), None
+
+
+def detect_format(state_dict: Mapping[str, torch.Tensor]) -> str:
+    """Guess the key layout of a state dict: ``"segformer"``, ``"hf"``, ``"timm"`` or ``"mit"`` (raises if none fits).
+
+    Signatures: SegFormer ``patch_embed1.*``; HF ``encoder.patch_embeddings.*`` or
+    ``stages.0.patch_embeddings.*`` (after an optional ``segformer.``); timm ``patch_embed.*`` + ``stages.*``;
+    this package ``stages.0.patch_embed.*``.
+
+    Taught in: notebooks/03_mix_ffn.ipynb
+    """
+    keys, _ = _strip_wrappers(state_dict)
+    if any(k.startswith("encoder.patch_embeddings.") or k.startswith("stages.0.patch_embeddings.") for k in keys):
+        return "hf"
+    if any(k.startswith("patch_embed1.") for k in keys):
+        return "segformer"
+    if any(k.startswith("patch_embed.") for k in keys) and any(k.startswith("stages.") for k in keys):
+        return "timm"
+    if any(k.startswith("stages.0.patch_embed.") for k in keys):
+        return "mit"
+    sample = sorted(keys)[:8]
+    raise EncoderWeightsError(
+        f"detect_format: cannot tell the key layout of this state dict (first keys: {sample}). Expected SegFormer "
+        "'patch_embed1.*', HF 'encoder.patch_embeddings.*' / 'stages.0.patch_embeddings.*', timm 'patch_embed.*' "
+        "with 'stages.*', or this package's 'stages.0.patch_embed.*'. Pass format=... explicitly if it is one of "
+        f"{_FORMATS}."
+    )
+
+
+def _convert_state_dict(state_dict: Mapping[str, torch.Tensor], format: str | None = None) -> dict[str, torch.Tensor]:
+    """Convert any supported checkpoint to this package's encoder keys (heads dropped, wrappers stripped).
+
+    Taught in: notebooks/03_mix_ffn.ipynb
+    """
+    fmt = format or detect_format(state_dict)
+    if fmt not in _CONVERTERS:
+        raise ValueError(f"format={fmt!r} is not supported; use one of {_FORMATS} or None to auto-detect.")
+    stripped, _ = _strip_wrappers(state_dict)
+    kept = {k: v for k, v in stripped.items() if not k.startswith(_IGNORED_PREFIXES[fmt])}
+    return _CONVERTERS[fmt](kept)
+
+
+# ---------------------------------------------------------------------------------------------- loading
+def _read(source: str | os.PathLike | Mapping) -> Mapping[str, torch.Tensor]:
+    if isinstance(source, Mapping):
+        state = source
+    else:
+        path = os.fspath(source)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"load_encoder_weights: no file at {path!r}. Download the ImageNet MiT weights yourself (this package "
+                "never downloads) and pass the local path, or pass pretrained=None to train from scratch."
+            )
+        if path.endswith(".safetensors"):
+            from safetensors.torch import load_file  # shipped with transformers
+
+            state = load_file(path)
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    for wrapper in ("state_dict", "model"):  # {'state_dict': {...}} as written by mmcv / training loops
+        if isinstance(state, Mapping) and isinstance(state.get(wrapper), Mapping):
+            state = state[wrapper]
+    if not isinstance(state, Mapping):
+        raise EncoderWeightsError(f"load_encoder_weights: {source!r} does not hold a state dict (got {type(state)}).")
+    return state
+
+
+def _list(keys: list[str], limit: int = 20) -> str:
+    shown = ", ".join(keys[:limit])
+    return shown + (f", … ({len(keys) - limit} more)" if len(keys) > limit else "")
+
+
+def _source_names(state_dict: Mapping[str, torch.Tensor], fmt: str) -> dict[str, str]:
+    """Converted key -> the checkpoint's own key (after stripping a wrapper prefix), for error messages."""
+    rules = {"segformer": _SEGFORMER_RULES, "hf": _HF_RULES, "timm": _TIMM_RULES, "mit": []}[fmt]
+    stripped, prefix = _strip_wrappers(state_dict)
+    origin = {}
+    for key in stripped:
+        new = _rename(key, rules)
+        if fmt == "hf":
+            new = new.replace(".attn.k.", ".attn.kv.").replace(".attn.v.", ".attn.kv.")
+        origin.setdefault(new, prefix + key if prefix and prefix + key in state_dict else key)
+    return origin
+
+
+def load_encoder_weights(
+    encoder: nn.Module, source: str | os.PathLike | Mapping[str, torch.Tensor], format: str | None = None
+) -> nn.Module:
+    """Copy ImageNet weights from ``source`` (path or state dict) into a MiT ``encoder``; returns the encoder.
+
+    ``format`` is one of ``"segformer"``, ``"hf"``, ``"timm"`` (or ``"mit"``), or None to detect it from the
+    keys. Loading is strict: a missing or unexpected key, or a shape mismatch, raises
+    :class:`EncoderWeightsError` listing the keys and naming the format. Head keys are skipped.
+
+    Taught in: notebooks/03_mix_ffn.ipynb
+    """
+    raw = _read(source)
+    fmt = format or detect_format(raw)
+    converted = _convert_state_dict(raw, fmt)
+    expected = encoder.state_dict()
+    missing = sorted(set(expected) - set(converted))
+    unexpected = sorted(set(converted) - set(expected))
+    where = f"load_encoder_weights(format={fmt!r}"
+    where += f", source={os.fspath(source)!r})" if not isinstance(source, Mapping) else ")"
+    if missing or unexpected:
+        origin = _source_names(raw, fmt)
+        shown = [k if origin.get(k, k) == k else f"{k} (from {origin[k]})" for k in unexpected]
+        msg = [f"{where}: the checkpoint does not fit the encoder."]
+        if missing:
+            msg.append(f"{len(missing)} missing key(s) (the encoder needs them, the checkpoint lacks them): "
+                       f"{_list(missing)}")
+        if unexpected:
+            msg.append(f"{len(unexpected)} unexpected key(s) (the encoder has no such parameter): {_list(shown)}")
+        msg.append("Check that the encoder size (mit_b0 … mit_b5) and format match the checkpoint.")
+        raise EncoderWeightsError("\n".join(msg))
+    bad = [f"{k}: checkpoint {tuple(converted[k].shape)} vs encoder {tuple(v.shape)}"
+           for k, v in expected.items() if converted[k].shape != v.shape]
+    if bad:
+        hint = " (timm pvt_v2 needs mlp_ratios=[8, 8, 4, 4])" if fmt == "timm" else ""
+        raise EncoderWeightsError(f"{where}: {len(bad)} shape mismatch(es){hint}: {_list(bad, 10)}")
+    encoder.load_state_dict(converted, strict=True)
+    return encoder
+
+
+def _warn_training_from_scratch(where: str = "build_segmentor") -> None:
+    """Say (once per call site, via :mod:`warnings`) that the encoder starts from random weights.
+
+    Taught in: notebooks/04_fusion_decoder.ipynb
+    """
+    warnings.warn(
+        f"{where}(pretrained=None): the encoder starts from random weights, so training starts from scratch. "
+        "Pass pretrained='path/to/mit_b5.pth' (SegFormer, HF or timm layout) for ImageNet weights.",
+        UserWarning,
+        stacklevel=3,
+    )
