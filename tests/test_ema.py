@@ -1,0 +1,69 @@
+"""ema_update: α = min(1 − 1/(t+1), α_max), φ ← αφ + (1−α)θ, buffers copied; hand-worked numbers."""
+import copy
+
+import pytest
+import torch
+from torch import nn
+
+from daformer_edu.uda.ema import ema_alpha, ema_update
+
+
+def _scalar_net(value: float) -> nn.Module:
+    net = nn.Sequential(nn.Linear(1, 1, bias=False), nn.BatchNorm1d(1))
+    with torch.no_grad():
+        net[0].weight.fill_(value)
+        net[1].running_mean.fill_(value)
+    return net
+
+
+def test_alpha_schedule_uses_min_not_max():
+    assert ema_alpha(0) == 0.0
+    assert ema_alpha(1) == 0.5
+    assert ema_alpha(3) == 0.75
+    assert ema_alpha(998) == 1 - 1 / 999  # 0.998999 < 0.999: not capped yet
+    assert ema_alpha(999) == pytest.approx(0.999)
+    assert ema_alpha(10**6) == 0.999  # capped: max(·) would have given 0.999999
+    assert ema_alpha(10, alpha_max=0.5) == 0.5
+    with pytest.raises(ValueError):
+        ema_alpha(-1)
+
+
+def test_iteration_zero_makes_teacher_equal_student():
+    torch.manual_seed(1)
+    student = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 2, 1))
+    teacher = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Conv2d(4, 2, 1))  # different init
+    student(torch.randn(2, 3, 8, 8))  # give the student non-trivial BN running stats
+    alpha = ema_update(teacher, student, iteration=0)
+    assert alpha == 0.0
+    for (n, a), b in zip(teacher.state_dict().items(), student.state_dict().values()):
+        assert torch.equal(a, b), n
+
+
+def test_hand_worked_blend_and_buffer_copy():
+    teacher, student = _scalar_net(2.0), _scalar_net(4.0)
+    assert ema_update(teacher, student, iteration=1) == 0.5  # 0.5*2 + 0.5*4 = 3
+    assert teacher[0].weight.item() == pytest.approx(3.0)
+    assert teacher[1].running_mean.item() == 4.0  # buffers are copied, not averaged
+    teacher = _scalar_net(2.0)
+    ema_update(teacher, student, iteration=3)  # α = 0.75: 1.5 + 1.0
+    assert teacher[0].weight.item() == pytest.approx(2.5)
+    teacher = _scalar_net(2.0)
+    ema_update(teacher, student, iteration=3, alpha_max=0.6)  # α = 0.6: 1.2 + 1.6
+    assert teacher[0].weight.item() == pytest.approx(2.8)
+
+
+def test_large_iteration_uses_alpha_max():
+    teacher, student = _scalar_net(2.0), _scalar_net(4.0)
+    alpha = ema_update(teacher, student, iteration=100_000)
+    assert alpha == 0.999
+    assert teacher[0].weight.item() == pytest.approx(0.999 * 2 + 0.001 * 4)
+    assert not teacher[0].weight.requires_grad or teacher[0].weight.grad is None
+
+
+def test_architecture_mismatch_is_an_error():
+    student = nn.Linear(2, 2)
+    with pytest.raises(ValueError, match="deepcopy"):
+        ema_update(nn.Linear(2, 2, bias=False), student, 5)
+    with pytest.raises(ValueError, match="shape"):
+        ema_update(nn.Linear(2, 3), student, 5)
+    ema_update(copy.deepcopy(student), student, 5)  # the intended use works
