@@ -1,0 +1,329 @@
+"""BlindNet on our network: MiT encoder + DAFormer head, trained on the source domain only (CVPR 2024).
+
+Domain *generalisation*: no target image is seen during training, not even unlabelled. That is built into
+the code: :func:`train_blindnet` takes a config and (optionally) a *source* dataset, builds nothing else,
+and refuses a dataset whose ``domain`` is ``"target"``. The target validation split is only touched
+afterwards, by :func:`evaluate_target`.
+
+Where the four losses act on MiT + DAFormer head
+------------------------------------------------
+- **CML / CCL on encoder stages 1 and 2** (``encoder_levels=(0, 1)``: the 1/4 and 1/8 maps, 32 and 64
+  channels in MiT-B0). Style — colour, contrast, texture — lives in shallow statistics (the per-channel
+  moments and channel correlations that style transfer matches with Gram matrices); deep stages are
+  semantic and should stay free to differ. BlindNet's ResNet choice (stem and stages 1–2, strides 4–8)
+  covers the same strides. Stage-1/2 outputs are the encoder's own outputs, so no hook is needed.
+- **CWCL / SDCL on two decoder levels** (``decoder_levels=("embed", "fused")``), both on the head's 1/4
+  grid: ``"embed"`` = the concatenated per-stage linear embeddings ``[F̂_1 … F̂_4]`` (what enters the
+  context-aware fusion) and ``"fused"`` = the fusion output the classifier reads. They play the part of
+  BlindNet's per-decoder-block heads. We compute them by calling the head's own submodules
+  (:func:`decode_with_features`), which gives exactly ``head(features)``'s logits.
+- Each decoder level has a projection head (1×1 conv → ReLU → 1×1 conv to ``projection_dim``, then L2
+  normalisation); labels and predictions are resized to the 1/4 grid by nearest neighbour.
+
+One training step (``style_views=True``): original view x and style view x_a of the same crops go through
+the network together; ``L = ½(CE(x) + CE(x_a)) + λ_CML·L_CML + λ_CCL·L_CCL + λ_CWCL·L_CWCL + λ_SDCL·L_SDCL``.
+``style_views=False`` with all λ = 0 is the plain source-only baseline (CE on the original view).
+Default weights are the official ones (0.2, 0.2, 0.3, 0.3; τ = 0.07). ``bench/bench_blindnet.py`` measures
+them on the synthetic pair: with a MiT-B0 from scratch and 100 steps no setting beats source-only (seeds 0–2:
+source-only 14.0 ± 1.6, BlindNet 11.6 ± 0.3 target mIoU), so nothing here argues for other values.
+
+Taught in: notebooks/10_domain_generalization.ipynb
+"""
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..models import build_segmentor
+from ..uda.schedule import param_groups, set_lr
+from .augment import ORIGINAL_VIEW, STYLE_VIEW
+from .losses import (
+    class_wise_contrastive_loss,
+    covariance_matching_loss,
+    cross_covariance_loss,
+    semantic_disentanglement_contrastive_loss,
+)
+
+__all__ = [
+    "BlindNetConfig",
+    "ProjectionHead",
+    "BlindNet",
+    "decode_with_features",
+    "BlindNetResult",
+    "train_blindnet",
+    "evaluate_target",
+]
+
+DECODER_LEVELS = ("embed", "fused")
+
+
+@dataclass
+class BlindNetConfig:
+    """Everything a BlindNet run depends on; the defaults are a tiny CPU setting (MiT-B0, 64×64 crops).
+
+    Loss weights default to BlindNet's official ones (0.2 CML, 0.2 CCL, 0.3 CWCL, 0.3 SDCL), τ = 0.07,
+    up to 15 classes × 50 pixels per CWCL batch. ``source_only()`` gives the baseline of the same run.
+
+    Taught in: notebooks/10_domain_generalization.ipynb
+    """
+
+    seed: int = 0
+    iterations: int = 100
+    # data (the embedded synthetic pair; only the *source* train split is used for training)
+    image_size: tuple[int, int] = (64, 128)
+    crop_size: tuple[int, int] = (64, 64)
+    cat_max_ratio: float = 0.75
+    synthetic_train_length: int = 500
+    val_length: int = 16
+    data_seed: int = 0
+    # network
+    encoder: str = "mit_b0"
+    embed_dim: int = 32
+    head_channels: int = 32
+    # optimisation (AdamW, warmup + poly as DAFormer; from scratch, so a larger lr)
+    batch_size: int = 4
+    lr: float = 6e-4
+    head_lr_mult: float = 10.0
+    weight_decay: float = 0.01
+    warmup_iters: int = 20
+    # BlindNet
+    style_views: bool = True  # CE on the original and the style view (False: original view only)
+    cml_weight: float = 0.2
+    ccl_weight: float = 0.2
+    cwcl_weight: float = 0.3
+    sdcl_weight: float = 0.3
+    temperature: float = 0.07
+    encoder_levels: tuple[int, ...] = (0, 1)  # MiT stages regularised by CML/CCL (0 = stage 1, 1/4 grid)
+    decoder_levels: tuple[str, ...] = DECODER_LEVELS  # head features with a projection head (CWCL/SDCL)
+    projection_dim: int = 256
+    max_classes: int = 15
+    samples_per_class: int = 50
+    device: str = "cpu"
+
+    def __post_init__(self):
+        self.image_size, self.crop_size = tuple(self.image_size), tuple(self.crop_size)
+        self.encoder_levels, self.decoder_levels = tuple(self.encoder_levels), tuple(self.decoder_levels)
+        for name in ("cml_weight", "ccl_weight", "cwcl_weight", "sdcl_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"BlindNetConfig: {name}={getattr(self, name)} must be ≥ 0")
+        if self.temperature <= 0:
+            raise ValueError(f"BlindNetConfig: temperature={self.temperature} must be > 0")
+        if not set(self.encoder_levels) <= {0, 1, 2, 3}:
+            raise ValueError(f"BlindNetConfig: encoder_levels={self.encoder_levels} must index MiT stages 0..3")
+        if not set(self.decoder_levels) <= set(DECODER_LEVELS):
+            raise ValueError(f"BlindNetConfig: decoder_levels={self.decoder_levels}; choose from {DECODER_LEVELS}")
+        if not self.style_views and (self.cml_weight or self.ccl_weight or self.cwcl_weight or self.sdcl_weight):
+            raise ValueError("BlindNetConfig: the four losses compare two views; set style_views=True or all "
+                             "weights to 0 (use config.source_only() for the baseline)")
+        if self.crop_size[0] % 32 or self.crop_size[1] % 32:
+            raise ValueError(f"BlindNetConfig: crop_size={self.crop_size} must be multiples of 32 (MiT's stride)")
+
+    def source_only(self) -> "BlindNetConfig":
+        """The same run without BlindNet: one view, CE only."""
+        return dataclasses.replace(self, style_views=False, cml_weight=0.0, ccl_weight=0.0, cwcl_weight=0.0,
+                                   sdcl_weight=0.0)
+
+
+class ProjectionHead(nn.Module):
+    """BlindNet's projection π: ``normalize(Conv1×1(ReLU(Conv1×1(F))))`` → ``[B, D, h, w]``, ‖·‖₂ = 1 per pixel.
+
+    Taught in: notebooks/10_domain_generalization.ipynb
+    """
+
+    def __init__(self, in_channels: int, out_channels: int = 256):
+        super().__init__()
+        self.net = nn.Sequential(nn.Conv2d(in_channels, in_channels, 1), nn.ReLU(inplace=True),
+                                 nn.Conv2d(in_channels, out_channels, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.normalize(self.net(x), dim=1)  # [B, D, h, w]
+
+
+def decode_with_features(head: nn.Module, features: list[torch.Tensor]) -> tuple[torch.Tensor, dict]:
+    """DAFormer head forward that also returns its inner features: ``(logits [B, K, H/4, W/4], {level: map})``.
+
+    Calls the head's submodules in the order of ``DAFormerHead.forward`` (DAFormer §3.2): per-stage
+    ``Linear`` embeddings upsampled to 1/4 and concatenated (``"embed"``, ``[B, 4·embed_dim, H/4, W/4]``),
+    context-aware fusion (``"fused"``, ``[B, channels, H/4, W/4]``), dropout, classifier.
+
+    Taught in: notebooks/10_domain_generalization.ipynb
+    """
+    for name in ("embeds", "fusion", "dropout", "classifier"):
+        if not hasattr(head, name):
+            raise TypeError(f"decode_with_features: needs a DAFormerHead (missing .{name}); build the model with "
+                            "build_segmentor(..., head='daformer')")
+    size = features[0].shape[-2:]
+    embedded = []
+    for f, embed in zip(features, head.embeds):
+        B, _, h, w = f.shape
+        x = embed(f.flatten(2).transpose(1, 2)).transpose(1, 2).reshape(B, -1, h, w)  # [B, E, h, w]
+        if (h, w) != tuple(size):
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)  # [B, E, H/4, W/4]
+        embedded.append(x)
+    embed_cat = torch.cat(embedded, dim=1)  # [B, 4E, H/4, W/4]
+    fused = head.fusion(embed_cat)  # [B, C, H/4, W/4]
+    logits = head.classifier(head.dropout(fused))  # [B, K, H/4, W/4]
+    return logits, {"embed": embed_cat, "fused": fused}
+
+
+class BlindNet(nn.Module):
+    """A segmentor (``.segmentor``: ``EncoderDecoder``, all that is kept for inference) plus one
+    :class:`ProjectionHead` per decoder level (``.projections``, training only).
+
+    ``forward(x)`` = the segmentor's logits, so :func:`~daformer_edu.metrics.evaluate` works on it.
+
+    Taught in: notebooks/10_domain_generalization.ipynb
+    """
+
+    def __init__(self, config: BlindNetConfig, num_classes: int = 19):
+        super().__init__()
+        self.segmentor = build_segmentor(config.encoder, "daformer", num_classes=num_classes,
+                                         embed_dim=config.embed_dim, channels=config.head_channels)
+        widths = {"embed": 4 * config.embed_dim, "fused": config.head_channels}
+        self.projections = nn.ModuleDict({lvl: ProjectionHead(widths[lvl], config.projection_dim)
+                                          for lvl in config.decoder_levels})
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.segmentor(x)  # [B, K, H, W]
+
+
+@dataclass
+class BlindNetResult:
+    """What :func:`train_blindnet` returns: the trained ``model``, a ``history`` of per-step loss dicts, seconds.
+
+    Taught in: notebooks/10_domain_generalization.ipynb
+    """
+
+    model: BlindNet
+    config: BlindNetConfig
+    history: list[dict[str, float]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def _source_dataset(config: BlindNetConfig):
+    from ..data import transforms as T
+    from ..data.synthetic import SyntheticDomain
+
+    tf = T.Compose([T.Resize(config.image_size), T.RandomCrop(config.crop_size, config.cat_max_ratio),
+                    T.RandomFlip(0.5)])
+    return SyntheticDomain("source", "train", size=config.image_size, length=config.synthetic_train_length,
+                           seed=config.data_seed, transform=tf)
+
+
+def _batch(source, config: BlindNetConfig, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Crops of iteration t: a pure function of (seed, t, slot), as in the DAFormer trainer."""
+    images, labels = [], []
+    for k in range(config.batch_size):
+        rng = np.random.default_rng([config.seed, 7, t, k])
+        item = source.get(int(rng.integers(len(source))), rng=rng)
+        if "label" not in item:
+            raise ValueError("train_blindnet: the source dataset must be labelled")
+        images.append(item["image"])
+        labels.append(item["label"])
+    return torch.stack(images), torch.stack(labels)  # [B, 3, H, W], [B, H, W]
+
+
+def train_blindnet(config: BlindNetConfig, source=None, progress: bool = False) -> BlindNetResult:
+    """Train on the **source domain only** with BlindNet's losses (or the source-only baseline).
+
+    ``source``: a labelled source dataset whose ``get(i, rng=...)`` gives random crops (default: the
+    synthetic source train split built from ``config``). There is deliberately no target argument, and a
+    dataset with ``domain == "target"`` is refused. The loss is the one in the module text; the optimiser
+    is AdamW with DAFormer's parameter groups (head lr ×10; projection heads as the head), linear warmup and
+    poly decay. Each history entry holds ``ce, cml, ccl, cwcl, sdcl, total`` (floats; 0 for switched-off terms).
+
+    Taught in: notebooks/10_domain_generalization.ipynb
+    """
+    if source is None:
+        source = _source_dataset(config)
+    if getattr(source, "domain", "source") == "target":
+        raise ValueError("train_blindnet: got a *target* dataset; domain generalisation trains on the source "
+                         "domain only (evaluate on the target afterwards with evaluate_target)")
+    torch.manual_seed(config.seed)
+    device = torch.device(config.device)
+    model = BlindNet(config).to(device)
+    groups = param_groups(model.segmentor, config.lr, config.head_lr_mult, config.weight_decay)
+    if len(model.projections):
+        lr = config.lr * config.head_lr_mult
+        groups.append({"name": "projection", "params": list(model.projections.parameters()), "lr": lr,
+                       "initial_lr": lr, "weight_decay": config.weight_decay})
+    optimizer = torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.999))
+    g = torch.Generator().manual_seed(config.seed)
+    w = {"cml": config.cml_weight, "ccl": config.ccl_weight, "cwcl": config.cwcl_weight, "sdcl": config.sdcl_weight}
+    history = []
+    start = time.perf_counter()
+    model.train()
+    for t in range(config.iterations):
+        set_lr(optimizer, t, config.warmup_iters, config.iterations)
+        images, labels = _batch(source, config, t)  # [B, 3, H, W], [B, H, W]
+        images, labels = images.to(device), labels.to(device)
+        B = images.shape[0]
+        if config.style_views:
+            x_orig, x_style = ORIGINAL_VIEW(images, g), STYLE_VIEW(images, g)
+            x = torch.cat([x_orig, x_style])  # [2B, 3, H, W]: both views in one pass
+        else:
+            x = ORIGINAL_VIEW(images, g)  # [B, 3, H, W]
+        feats = model.segmentor.extract_features(x)  # 4 × [nB, C_i, H_i, W_i]
+        logits4, dec = decode_with_features(model.segmentor.head, feats)  # [nB, K, H/4, W/4]
+        logits = F.interpolate(logits4, size=images.shape[-2:], mode="bilinear", align_corners=False)
+        y = labels.repeat(2, 1, 1) if config.style_views else labels  # [nB, H, W]
+        terms = {"ce": F.cross_entropy(logits, y, ignore_index=255)}  # = ½(CE_orig + CE_style): both halves share the labels
+        zero = logits.new_zeros(())
+        if config.style_views:
+            enc_o = [feats[l][:B] for l in config.encoder_levels]
+            enc_a = [feats[l][B:] for l in config.encoder_levels]
+            terms["cml"] = covariance_matching_loss(enc_o, enc_a) if w["cml"] else zero
+            terms["ccl"] = cross_covariance_loss(enc_o, enc_a) if w["ccl"] else zero
+            grid = logits4.shape[-2:]
+            y4 = F.interpolate(labels[:, None].float(), size=grid, mode="nearest")[:, 0].long()  # [B, h, w]
+            pred = logits4.detach().argmax(1)  # [2B, h, w]
+            cw, sd = [], []
+            for lvl in config.decoder_levels if (w["cwcl"] or w["sdcl"]) else ():
+                emb = model.projections[lvl](dec[lvl])  # [2B, D, h, w]
+                if w["cwcl"]:
+                    cw.append(class_wise_contrastive_loss(emb[:B], emb[B:], y4, pred[B:], config.temperature,
+                                                          config.max_classes, config.samples_per_class, g))
+                if w["sdcl"]:
+                    sd.append(semantic_disentanglement_contrastive_loss(
+                        emb[:B], emb[B:], y4, pred[:B], pred[B:], config.temperature,
+                        config.max_classes * config.samples_per_class, config.samples_per_class, g))
+            terms["cwcl"] = torch.stack(cw).mean() if cw else zero
+            terms["sdcl"] = torch.stack(sd).mean() if sd else zero
+        total = terms["ce"] + sum(w[k] * terms[k] for k in w if k in terms)
+        if not torch.isfinite(total):
+            raise FloatingPointError(f"train_blindnet: loss is {total.item()} at iteration {t} "
+                                     f"({ {k: float(v) for k, v in terms.items()} }); lower lr or the weights")
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+        record = {k: float(terms.get(k, zero).detach()) for k in ("ce", "cml", "ccl", "cwcl", "sdcl")}
+        record["total"] = float(total.detach())
+        history.append(record)
+        if progress and (t % max(1, config.iterations // 10) == 0 or t == config.iterations - 1):
+            print(f"it {t:4d} " + " ".join(f"{k} {v:.3f}" for k, v in record.items()))
+    return BlindNetResult(model=model, config=config, history=history, seconds=time.perf_counter() - start)
+
+
+def evaluate_target(model: nn.Module, config: BlindNetConfig, split: str = "val") -> dict[str, Any]:
+    """mIoU on the synthetic **target** validation split, *after* training (``metrics.evaluate``).
+
+    Returns ``evaluate``'s dict (``miou``, ``iou``, ``acc``, ``confusion``; fractions in [0, 1]).
+
+    Taught in: notebooks/10_domain_generalization.ipynb
+    """
+    from ..data import transforms as T
+    from ..data.synthetic import SyntheticDomain
+    from ..metrics import evaluate
+
+    if split != "val":
+        raise ValueError(f"evaluate_target: split={split!r}; only the labelled 'val' split can be evaluated")
+    val = SyntheticDomain("target", "val", size=config.image_size, length=config.val_length,
+                          seed=config.data_seed, transform=T.Compose([T.Resize(config.image_size)]))
+    return evaluate(model, val, batch_size=8, progress=False)

@@ -1,0 +1,124 @@
+"""BlindNet wrapper, views and training loop: runs, stays finite, and never touches a target image."""
+import warnings
+
+import matplotlib
+import numpy as np
+import pytest
+import torch
+
+from daformer_edu.data.synthetic import SyntheticDomain
+from daformer_edu.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from daformer_edu.dg import (
+    ORIGINAL_VIEW,
+    STYLE_VIEW,
+    BlindNet,
+    BlindNetConfig,
+    PhotometricAugment,
+    decode_with_features,
+    evaluate_target,
+    make_views,
+    train_blindnet,
+)
+
+TINY = dict(iterations=2, batch_size=2, image_size=(64, 96), crop_size=(64, 64), synthetic_train_length=8,
+            val_length=2, projection_dim=16, samples_per_class=8)
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "training from scratch"
+        yield
+
+
+def test_decode_with_features_is_the_heads_forward():
+    model = BlindNet(BlindNetConfig(**TINY)).eval()
+    x = torch.randn(2, 3, 64, 64)
+    feats = model.segmentor.extract_features(x)
+    logits, inner = decode_with_features(model.segmentor.head, feats)
+    torch.testing.assert_close(logits, model.segmentor.head(feats))
+    assert inner["embed"].shape == (2, 4 * 32, 16, 16) and inner["fused"].shape == (2, 32, 16, 16)
+    emb = model.projections["fused"](inner["fused"])
+    torch.testing.assert_close(emb.norm(dim=1), torch.ones(2, 16, 16))  # L2-normalised per pixel
+
+
+def test_training_steps_are_finite_and_never_load_target(monkeypatch):
+    seen = []
+    original_load = SyntheticDomain.load
+
+    def guarded_load(self, index):
+        if self.domain == "target":
+            raise AssertionError("a target image was loaded during training")
+        seen.append(self.domain)
+        return original_load(self, index)
+
+    monkeypatch.setattr(SyntheticDomain, "load", guarded_load)
+    monkeypatch.setattr(SyntheticDomain, "render_image", lambda *a, **k: (_ for _ in ()).throw(AssertionError()))
+    cfg = BlindNetConfig(**TINY)
+    result = train_blindnet(cfg)
+    assert len(result.history) == 2 and seen and set(seen) == {"source"}
+    for rec in result.history:
+        assert all(np.isfinite(v) for v in rec.values())
+        assert rec["cml"] > 0 and rec["ccl"] > 0 and rec["cwcl"] > 0
+    base = train_blindnet(cfg.source_only())
+    assert all(r["cml"] == 0 and r["cwcl"] == 0 for r in base.history)
+    monkeypatch.setattr(SyntheticDomain, "load", original_load)
+    out = evaluate_target(result.model, cfg)  # only now is the target val split read
+    assert 0.0 <= out["miou"] <= 1.0
+
+
+def test_target_dataset_is_refused():
+    target = SyntheticDomain("target", "train", size=(64, 96), length=4)
+    with pytest.raises(ValueError, match="source domain only"):
+        train_blindnet(BlindNetConfig(**TINY), source=target)
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="style_views"):
+        BlindNetConfig(style_views=False)
+    with pytest.raises(ValueError, match="decoder_levels"):
+        BlindNetConfig(decoder_levels=("nope",))
+    so = BlindNetConfig().source_only()
+    assert not so.style_views and so.cml_weight == so.sdcl_weight == 0
+
+
+def _images(n=2, h=32, w=32, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    raw = torch.rand(n, 3, h, w, generator=g) * 200 + 20  # 0..255 scale, unclamped room
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return raw, (raw - mean) / std
+
+
+def test_views_are_seeded_and_keep_geometry():
+    _, x = _images()
+    a1, s1 = make_views(x, torch.Generator().manual_seed(3))
+    a2, s2 = make_views(x, torch.Generator().manual_seed(3))
+    assert torch.equal(a1, a2) and torch.equal(s1, s2) and s1.shape == x.shape
+    assert (s1 - x).abs().mean() > (a1 - x).abs().mean()  # the style view moves further
+    assert ORIGINAL_VIEW.blur_p == 0 and STYLE_VIEW.jitter_p == 1 and STYLE_VIEW.hue == 0.3
+
+
+def test_brightness_only_is_a_multiplication_in_pixel_space():
+    raw, x = _images()
+    aug = PhotometricAugment(brightness=0.5, contrast=0, saturation=0, hue=0, jitter_p=1, blur_p=0)
+    y = aug(x, torch.Generator().manual_seed(1))
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    out = y * std + mean  # [B, 3, H, W] 0..255
+    ratio = out / raw
+    unclamped = out < 254.9
+    for b in range(2):
+        r = ratio[b][unclamped[b]]
+        assert 0.5 <= r.mean() <= 1.5 and (r - r.mean()).abs().max() < 1e-3  # one factor per image
+
+
+def test_dg_plots_return_figures():
+    from daformer_edu.viz import plot_contrastive_samples, plot_covariance_matrices
+
+    fig = plot_covariance_matrices({"a": torch.eye(3), "b": np.ones((3, 3))})
+    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 2
+    img = torch.zeros(3, 16, 16)
+    lab = torch.zeros(16, 16, dtype=torch.long)
+    fig = plot_contrastive_samples(img, lab, [[2, 3], [5, 5]], [[8, 8]], anchor_classes=[0, 1], title="t")
+    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 2
