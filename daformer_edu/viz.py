@@ -648,7 +648,7 @@ def plot_training_curves(histories, smooth: int = 25, dpi: int = 90) -> Figure:
             vals = np.array([r.get(key, np.nan) for r in train], dtype=np.float64)
             if len(vals) == 0 or np.isnan(vals).all():
                 continue
-            k = max(1, min(smooth, len(vals)))
+            k = max(1, min(smooth, len(vals) // 5))  # short runs: little or no smoothing
             smoothed = np.convolve(np.nan_to_num(vals), np.ones(k) / k, mode="valid")
             ax_loss.plot(its[k - 1:], smoothed, style, color=color, lw=1.2, label=f"{name}: {key}")
         val = _records(history, "val")

@@ -1,0 +1,101 @@
+"""The ablation table of DAFormer's strategies on one preset: seeds × {source-only, uda, uda − RCS, uda − FD, uda − warmup}.
+
+    python bench/ablate.py                                   # cpu-demo, seeds 0 1 2, all five variants
+    python bench/ablate.py --seeds 0 --variants source-only uda
+    python bench/ablate.py --table-only                      # print the table of what has finished
+
+Every run is an ordinary ``Trainer`` run in ``--out/<variant>/seed<k>`` (``log.jsonl``, ``checkpoint.pt``,
+``metrics.json``). A finished run (``metrics.json`` present) is not repeated; a killed one resumes from its
+checkpoint — so the table can be filled over several sessions. The table (target-val mIoU, mean ± sample std
+over the seeds that finished, and each seed's value) is printed and written to ``--out/ablation.md`` and
+``--out/ablation.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+import warnings
+from pathlib import Path
+
+from daformer_edu.train import Trainer, make_config
+
+# variant → (mode, overrides): each "uda − X" switches exactly one strategy off.
+VARIANTS: dict[str, tuple[str, dict]] = {
+    "source-only": ("source-only", {}),
+    "uda": ("uda", {}),
+    "uda-rcs": ("uda", {"rcs": False}),
+    "uda-fd": ("uda", {"fd": False}),
+    "uda-warmup": ("uda", {"warmup": False}),
+    "uda-classmix": ("uda", {"classmix": False}),
+    "uda-batch-qt": ("uda", {"per_image_qt": False}),
+    "oracle": ("oracle", {}),
+}
+DEFAULT = ["source-only", "uda", "uda-rcs", "uda-fd", "uda-warmup"]
+
+
+def run_one(preset: str, variant: str, seed: int, out: Path, extra: dict) -> dict:
+    folder = out / variant / f"seed{seed}"
+    done = folder / "metrics.json"
+    if done.exists():
+        return json.loads(done.read_text())
+    mode, overrides = VARIANTS[variant]
+    resume = str(folder) if (folder / "checkpoint.pt").exists() else None
+    cfg = make_config(preset, mode=mode, seed=seed, out=str(folder), resume=resume, **overrides, **extra)
+    t = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = Trainer(cfg).fit()
+    print(f"{variant:<14} seed {seed}: target mIoU {result['final_miou']:6.2f}  ({time.perf_counter() - t:.0f} s)",
+          flush=True)
+    return result
+
+
+def table(out: Path, variants: list[str], seeds: list[int]) -> str:
+    rows, data = [], {}
+    for v in variants:
+        vals = {}
+        for s in seeds:
+            f = out / v / f"seed{s}" / "metrics.json"
+            if f.exists():
+                vals[s] = json.loads(f.read_text())["final_miou"]
+        if not vals:
+            continue
+        xs = list(vals.values())
+        mean = statistics.fmean(xs)
+        std = statistics.stdev(xs) if len(xs) > 1 else None
+        data[v] = {"mean": mean, "std": std, "per_seed": vals}
+        per = ", ".join(f"{vals[s]:.1f}" for s in sorted(vals))
+        spread = f" ± {std:.1f}" if len(xs) > 1 else ""
+        rows.append(f"| {v} | {mean:.1f}{spread} | {len(xs)} | {per} |")
+    head = "| variant | target mIoU (mean ± std) | seeds | per seed |\n|---|---|---|---|"
+    text = head + "\n" + "\n".join(rows)
+    (out / "ablation.md").write_text(text + "\n")
+    (out / "ablation.json").write_text(json.dumps(data, indent=2) + "\n")
+    return text
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--preset", default="cpu-demo")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--variants", nargs="+", default=DEFAULT, choices=list(VARIANTS))
+    p.add_argument("--iterations", type=int, default=None, help="override the preset's iterations")
+    p.add_argument("--out", default=None, help="default: runs/ablate-<preset>")
+    p.add_argument("--table-only", action="store_true")
+    args = p.parse_args(argv)
+    out = Path(args.out or f"runs/ablate-{args.preset}")
+    out.mkdir(parents=True, exist_ok=True)
+    extra = {"progress": False}
+    if args.iterations is not None:
+        extra["iterations"] = args.iterations
+    if not args.table_only:
+        for seed in args.seeds:  # seed-major: a partial table already compares the variants
+            for v in args.variants:
+                run_one(args.preset, v, seed, out, extra)
+    print(table(out, args.variants, args.seeds))
+
+
+if __name__ == "__main__":
+    main()
