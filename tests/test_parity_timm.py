@@ -10,18 +10,7 @@ import torch.nn as nn
 
 from daformer_edu.models import load_encoder_weights, mit_b0
 
-
-def _randomize_(module: nn.Module, seed: int = 0) -> nn.Module:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, nn.LayerNorm):
-                m.weight.copy_(1 + 0.3 * torch.randn(m.weight.shape, generator=g))
-                m.bias.copy_(0.3 * torch.randn(m.bias.shape, generator=g))
-            elif isinstance(m, (nn.Linear, nn.Conv2d)):
-                m.weight.copy_(1.5 / m.weight[0].numel() ** 0.5 * torch.randn(m.weight.shape, generator=g))
-                m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=g))
-    return module
+from test_mit import _randomize_  # noqa: E402  (weights far from uniform attention; shared with test_mit)
 
 
 def test_encoder_matches_timm_pvt_v2_b0():

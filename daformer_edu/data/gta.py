@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .base import _FileDataset
 from .classes import CITYSCAPES_ID_TO_TRAINID, IGNORE_INDEX, NUM_CLASSES, lut_from_mapping
-from .io import DatasetNotFoundError, _known_table, _require_dir
+from .io import _image_label_pairs, _known_table, _require_dir
 
 __all__ = ["GTADataset"]
 
@@ -53,14 +53,7 @@ class GTADataset(_FileDataset):
         root = Path(root).expanduser()
         images_dir = _require_dir(root / "images", "GTA", root, _LAYOUT, _HOW)
         labels_dir = _require_dir(root / "labels", "GTA", root, _LAYOUT, _HOW)
-        images = sorted(images_dir.glob("*.png"))
-        if not images:
-            raise DatasetNotFoundError(f"GTA dataset at {root}: no PNG images in {images_dir}.\n"
-                                       f"Expected layout:\n{_LAYOUT.format(root=root)}")
-        labels = []
-        for img in images:
-            converted = labels_dir / f"{img.stem}_labelTrainIds.png"
-            labels.append(converted if converted.is_file() else labels_dir / img.name)
+        images, labels = _image_label_pairs("GTA", root, images_dir, labels_dir, _LAYOUT)
         super().__init__(root, images, labels, [p.stem for p in images], _LUTS, transform, seed)
 
 

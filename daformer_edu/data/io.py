@@ -187,3 +187,20 @@ def _require_dir(path: Path, dataset: str, root: Path, layout: str, how: str) ->
         f"{dataset} dataset not found: {root} {missing}.\n"
         f"Expected layout:\n{layout.format(root=root)}\n{how.format(root=root)}"
     )
+
+
+def _image_label_pairs(dataset: str, root: Path, images_dir: Path, labels_dir: Path, layout: str):
+    """The PNG images of ``images_dir`` and, for each, its label in ``labels_dir``.
+
+    A converted ``<stem>_labelTrainIds.png`` (written by ``python -m daformer_edu.data.convert``) wins over the
+    raw label of the same name. Raises ``DatasetNotFoundError`` with the layout when there are no images.
+    """
+    images = sorted(images_dir.glob("*.png"))
+    if not images:
+        raise DatasetNotFoundError(f"{dataset} dataset at {root}: no PNG images in {images_dir}.\n"
+                                   f"Expected layout:\n{layout.format(root=root)}")
+    labels = []
+    for img in images:
+        converted = labels_dir / f"{img.stem}_labelTrainIds.png"
+        labels.append(converted if converted.is_file() else labels_dir / img.name)
+    return images, labels

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .base import _FileDataset
 from .classes import IGNORE_INDEX, NUM_CLASSES, SYNTHIA_ID_TO_TRAINID, lut_from_mapping
-from .io import DatasetNotFoundError, _known_table, _require_dir
+from .io import _image_label_pairs, _known_table, _require_dir
 
 __all__ = ["SynthiaDataset"]
 
@@ -51,12 +51,5 @@ class SynthiaDataset(_FileDataset):
         root = Path(root).expanduser()
         images_dir = _require_dir(root / "RGB", "Synthia", root, _LAYOUT, _HOW)
         labels_dir = _require_dir(root / "GT" / "LABELS", "Synthia", root, _LAYOUT, _HOW)
-        images = sorted(images_dir.glob("*.png"))
-        if not images:
-            raise DatasetNotFoundError(f"Synthia dataset at {root}: no PNG images in {images_dir}.\n"
-                                       f"Expected layout:\n{_LAYOUT.format(root=root)}")
-        labels = []
-        for img in images:
-            converted = labels_dir / f"{img.stem}_labelTrainIds.png"
-            labels.append(converted if converted.is_file() else labels_dir / img.name)
+        images, labels = _image_label_pairs("Synthia", root, images_dir, labels_dir, _LAYOUT)
         super().__init__(root, images, labels, [p.stem for p in images], _LUTS, transform, seed)
