@@ -133,12 +133,16 @@ def predict(model, image: torch.Tensor, size=None, sliding_window: SlidingWindow
     overlapping windows instead of the whole image; the logits are then resized (bilinear) to ``out_size``
     — by default the input size, i.e. the label size when image and label match — before the argmax.
     The model must return logits ``[B, K, h, w]`` (any h, w). ``return_logits=True`` returns the resized
-    logits instead of the argmax.
+    logits instead of the argmax. The image is moved to the model's device and the result comes back on
+    the image's device, so ``predict(cuda_model, cpu_image)`` gives a CPU class map.
 
     Taught in: notebooks/09_full_uda.ipynb
     """
     single = image.dim() == 3
     x = image.unsqueeze(0) if single else image                                    # [B, 3, H, W]
+    weight = next(model.parameters(), None) if isinstance(model, torch.nn.Module) else None
+    if weight is not None:
+        x = x.to(weight.device)                   # a CPU image into a CUDA model just works
     out_size = tuple(out_size) if out_size is not None else tuple(x.shape[-2:])
     if size is not None and tuple(size) != tuple(x.shape[-2:]):
         x = F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
@@ -148,7 +152,7 @@ def predict(model, image: torch.Tensor, size=None, sliding_window: SlidingWindow
         logits = model(x)                                                          # [B, K, h, w]
     if tuple(logits.shape[-2:]) != out_size:
         logits = F.interpolate(logits, size=out_size, mode="bilinear", align_corners=False)
-    result = logits if return_logits else logits.argmax(dim=1)
+    result = (logits if return_logits else logits.argmax(dim=1)).to(image.device)  # back where the image was
     return result[0] if single else result
 
 

@@ -470,7 +470,8 @@ class Trainer:
         self.imagenet_encoder = frozen_copy(self.model.encoder) if cfg.use_fd else None
         self.teacher = frozen_copy(self.model) if cfg.mode == "uda" else None
         self.optimizer = torch.optim.AdamW(param_groups(self.model, cfg.lr, cfg.head_lr_mult, cfg.weight_decay),
-                                           lr=cfg.lr, betas=(0.9, 0.999), weight_decay=cfg.weight_decay)
+                                           lr=cfg.lr, betas=(0.9, 0.999), weight_decay=cfg.weight_decay,
+                                           fused=self.device.type == "cuda")  # CUDA: one kernel, not ~15 per tensor
         # What the losses call: the student, wrapped so one call can also return the encoder maps; under
         # torchrun, DDP wraps that (DDP only synchronises gradients of forwards that go through it).
         self.student: nn.Module = _Student(self.model)

@@ -67,3 +67,19 @@ def test_architecture_mismatch_is_an_error():
     with pytest.raises(ValueError, match="shape"):
         ema_update(nn.Linear(2, 3), student, 5)
     ema_update(copy.deepcopy(student), student, 5)  # the intended use works
+
+
+def test_many_tensors_match_the_per_tensor_formula_bit_for_bit():
+    # The update runs as one batched (_foreach_) operation; it must give exactly the bits of the
+    # plain per-tensor formula φ·α + θ·(1 − α) written out here, for every tensor of a real network.
+    torch.manual_seed(0)
+    student = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.GELU(), nn.Conv2d(8, 5, 1), nn.LayerNorm(5))
+    teacher = copy.deepcopy(student)
+    with torch.no_grad():
+        for p in student.parameters():
+            p.add_(torch.randn_like(p))
+    expected = {n: p.detach().clone().mul_(0.75).add_(dict(student.named_parameters())[n].detach(), alpha=0.25)
+                for n, p in teacher.named_parameters()}
+    ema_update(teacher, student, iteration=3)  # α = 0.75
+    for n, p in teacher.named_parameters():
+        assert torch.equal(p, expected[n]), n

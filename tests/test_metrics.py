@@ -139,3 +139,14 @@ def test_evaluate_refuses_unlabelled_target():
 
     with pytest.raises(LabelsNotAvailableError):
         evaluate(_ReadsChannel0(19), SyntheticDomain("target", "train", size=(16, 32), length=2), 19, "cpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_predict_moves_a_cpu_image_to_the_model_and_back():
+    torch.manual_seed(0)
+    model = nn.Conv2d(3, 4, 1).eval()
+    x = torch.randn(2, 3, 8, 8)
+    cpu = predict(model, x)
+    out = predict(model.cuda(), x)  # CPU image, CUDA model
+    assert out.device.type == "cpu" and torch.equal(out, cpu)
+

@@ -2,6 +2,7 @@
 library's pieces (patch a piece, see it called) instead of re-implementing them."""
 from __future__ import annotations
 
+import ast
 import json
 import os
 import subprocess
@@ -243,3 +244,15 @@ def test_training_plots_return_figures_with_the_right_axes():
     assert "it 5" in fig.axes[1].get_title() and "it 20" in fig.axes[2].get_title()
     fig = plot_class_draws({"RCS": torch.arange(19), "pixels": [1] * 19}, probabilities=torch.full((19,), 1 / 19))
     assert len(fig.axes) == 1 and len(fig.axes[0].patches) == 2 * 19
+
+
+def test_every_line_of_notebook_09s_parameters_cell_is_a_papermill_parameter():
+    # papermill silently skips an assignment it cannot parse (e.g. a comment containing "="), and then
+    # `-p name value` is ignored with only a warning. Compare its view with the cell's assignments.
+    papermill = pytest.importorskip("papermill")
+    path = Path(__file__).resolve().parents[1] / "notebooks" / "09_full_uda.ipynb"
+    cells = [c for c in json.loads(path.read_text())["cells"] if "parameters" in c["metadata"].get("tags", [])]
+    assert len(cells) == 1, "09 needs exactly one cell tagged 'parameters'"
+    assigned = [t.id for node in ast.parse("".join(cells[0]["source"])).body if isinstance(node, ast.Assign)
+                for t in node.targets]
+    assert assigned and list(papermill.inspect_notebook(str(path))) == assigned
