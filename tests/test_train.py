@@ -208,6 +208,42 @@ def test_command_line_runs_the_same_trainer(tmp_path):
     assert metrics["config"]["crop_size"] == [64, 64] and metrics["iterations"] == 2
 
 
+_DDP_SCRIPT = """
+import json, sys, torch, torch.distributed as dist
+from daformer_edu.train import Trainer, make_config
+cfg = make_config("smoke", mode="uda", embed_dim=16, head_channels=16, image_size=(64, 128), crop_size=(64, 64),
+                  iterations=3, eval_interval=0, checkpoint_interval=0, synthetic_train_length=32, val_length=2,
+                  progress=False, out=sys.argv[1])
+trainer = Trainer(cfg)
+result = trainer.fit()
+flat = torch.cat([p.detach().flatten() for p in trainer.model.parameters()])
+seen = [None] * dist.get_world_size()
+dist.all_gather_object(seen, {"rank": trainer.rank, "weights": flat.tolist()[:2000], "sum": flat.double().sum().item(),
+                              "crop0": trainer.batches(0)[0]["image"].sum().item()})
+if trainer.rank == 0:
+    json.dump({"result_world_size": result["world_size"], "seen": seen}, open(sys.argv[2], "w"))
+"""
+
+
+def test_torchrun_two_processes_train_one_model(tmp_path):
+    # Under torchrun the trainer wraps the student in DDP: the two ranks draw *different* crops but, with their
+    # gradients averaged, end with the *same* weights. Without DDP (or with a forward that bypasses it) the
+    # weights would drift apart after the first step.
+    script = tmp_path / "ddp_run.py"
+    script.write_text(_DDP_SCRIPT)
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1", "PYTHONWARNINGS": "ignore"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script),
+           str(tmp_path / "run"), str(tmp_path / "seen.json")]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((tmp_path / "seen.json").read_text())
+    a, b = report["seen"]
+    assert report["result_world_size"] == 2 and {a["rank"], b["rank"]} == {0, 1}
+    assert a["crop0"] != b["crop0"], "each rank must train on its own crops"
+    assert a["weights"] == b["weights"] and a["sum"] == b["sum"], "DDP must keep the ranks' weights identical"
+    assert (tmp_path / "run" / "metrics.json").exists() and (tmp_path / "run" / "checkpoint.pt").exists()
+
+
 def test_real_dataset_layouts_by_path(tmp_path):
     """GTA → Cityscapes by paths, on synthetic PNGs exported in the real on-disk layouts."""
     from daformer_edu.data.synthetic import export
