@@ -36,6 +36,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "uda-fd": ("uda", {"fd": False}),
     "uda-warmup": ("uda", {"warmup": False}),
     "uda-classmix": ("uda", {"classmix": False}),
+    "uda-strong-aug": ("uda", {"strong_augment": False}),  # ClassMix kept, colour jitter + blur off
     "uda-batch-qt": ("uda", {"per_image_qt": False}),
     "oracle": ("oracle", {}),
     # Hyper-parameter probes of the cpu-demo preset (not the paper's ablations): does any of them widen the gap?

@@ -164,7 +164,9 @@ def strong_augment(
     out = []
     for img in images:  # img [3, H, W]
         if torch.rand((), generator=g).item() < jitter_p:
-            x = (img * std_t + mean_t) / 255.0  # [3, H, W] in [0, 1]
+            # [3, H, W] in [0, 1]. The clamp matters: un-normalising a black pixel gives −3e-8, and torchvision's
+            # adjust_hue turns values below 0 into NaN (then the contrast step spreads it over the whole image).
+            x = ((img * std_t + mean_t) / 255.0).clamp(0.0, 1.0)
             for op in torch.randperm(4, generator=g).tolist():
                 if op == 0:
                     x = TF.adjust_brightness(x, _uniform(g, 1 - s, 1 + s))
