@@ -122,3 +122,16 @@ def test_dg_plots_return_figures():
     lab = torch.zeros(16, 16, dtype=torch.long)
     fig = plot_contrastive_samples(img, lab, [[2, 3], [5, 5]], [[8, 8]], anchor_classes=[0, 1], title="t")
     assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 2
+
+
+def test_photometric_augment_keeps_black_pixels_finite():
+    # As in DACS's strong augmentation: a black pixel un-normalises to about −3e-8 and torchvision's adjust_hue
+    # returns NaN below 0, so the augmentation must clamp to [0, 1] first.
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    pixels = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    pixels[:, :, :4] = 0.0
+    images = (pixels * 255 - mean) / std
+    aug = PhotometricAugment(blur_p=0)
+    for seed in range(20):
+        assert torch.isfinite(aug(images, torch.Generator().manual_seed(seed))).all(), f"seed {seed}"

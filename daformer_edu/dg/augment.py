@@ -61,7 +61,7 @@ class PhotometricAugment:
         out = []
         for img in images:  # [3, H, W]
             if torch.rand((), generator=g).item() < self.jitter_p:
-                x = (img * std + mean) / 255.0  # [3, H, W] in [0, 1]
+                x = ((img * std + mean) / 255.0).clamp(0.0, 1.0)  # [3, H, W]; adjust_hue gives NaN below 0
                 for op in torch.randperm(4, generator=g).tolist():
                     if op == 0 and self.brightness > 0:
                         x = TF.adjust_brightness(x, _uniform(g, max(0.0, 1 - self.brightness), 1 + self.brightness))
