@@ -22,9 +22,8 @@ import subprocess
 import sys
 import time
 import warnings
-from pathlib import Path
-
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from daformer_edu.train import TrainConfig, Trainer, _parse_value, make_config
 
@@ -116,20 +115,19 @@ def main(argv=None) -> None:
     if args.iterations is not None:
         extra["iterations"] = args.iterations
     jobs = [(seed, v) for seed in args.seeds for v in args.variants]  # seed-major: a partial table already compares
-    if args.table_only:
-        pass
-    elif args.jobs <= 1:
+
+    def child(job):  # one run in its own process: this script again, with one seed and one variant
+        seed, v = job
+        cmd = [sys.executable, __file__, "--preset", args.preset, "--seeds", str(seed), "--variants", v,
+               "--out", str(out), "--set", *args.set]
+        if args.iterations is not None:
+            cmd += ["--iterations", str(args.iterations)]
+        subprocess.run(cmd, check=False)
+
+    if not args.table_only and args.jobs <= 1:
         for seed, v in jobs:
             run_one(args.preset, v, seed, out, extra)
-    else:  # one child process per run (this script again, one seed and one variant)
-        def child(job):
-            seed, v = job
-            cmd = [sys.executable, __file__, "--preset", args.preset, "--seeds", str(seed), "--variants", v,
-                   "--out", str(out), "--set", *args.set]
-            if args.iterations is not None:
-                cmd += ["--iterations", str(args.iterations)]
-            subprocess.run(cmd, check=False)
-
+    elif not args.table_only:
         with ThreadPoolExecutor(args.jobs) as pool:
             list(pool.map(child, jobs))
     print(table(out, args.variants, args.seeds))

@@ -21,13 +21,9 @@ import torch
 import torchvision.transforms.v2.functional as TF
 
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from ..uda.dacs import blur_kernel_size
+from ..uda.dacs import _colour_jitter, _uniform, blur_kernel_size
 
 __all__ = ["PhotometricAugment", "ORIGINAL_VIEW", "STYLE_VIEW", "make_views"]
-
-
-def _uniform(g: torch.Generator, low: float, high: float) -> float:
-    return low + (high - low) * torch.rand((), generator=g).item()
 
 
 @dataclass(frozen=True)
@@ -61,17 +57,7 @@ class PhotometricAugment:
         out = []
         for img in images:  # [3, H, W]
             if torch.rand((), generator=g).item() < self.jitter_p:
-                x = ((img * std + mean) / 255.0).clamp(0.0, 1.0)  # [3, H, W]; adjust_hue gives NaN below 0
-                for op in torch.randperm(4, generator=g).tolist():
-                    if op == 0 and self.brightness > 0:
-                        x = TF.adjust_brightness(x, _uniform(g, max(0.0, 1 - self.brightness), 1 + self.brightness))
-                    elif op == 1 and self.contrast > 0:
-                        x = TF.adjust_contrast(x, _uniform(g, max(0.0, 1 - self.contrast), 1 + self.contrast))
-                    elif op == 2 and self.saturation > 0:
-                        x = TF.adjust_saturation(x, _uniform(g, max(0.0, 1 - self.saturation), 1 + self.saturation))
-                    elif op == 3 and self.hue > 0:
-                        x = TF.adjust_hue(x, _uniform(g, -self.hue, self.hue))
-                img = (x * 255.0 - mean) / std
+                img = _colour_jitter(img, g, mean, std, self.brightness, self.contrast, self.saturation, self.hue)
             if torch.rand((), generator=g).item() < self.blur_p:
                 sigma = _uniform(g, *self.blur_sigma)
                 img = TF.gaussian_blur(img, kernel_size=kernel, sigma=[sigma, sigma])

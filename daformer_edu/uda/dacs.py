@@ -127,6 +127,28 @@ def _uniform(g: torch.Generator, low: float, high: float) -> float:
     return low + (high - low) * torch.rand((), generator=g).item()
 
 
+def _colour_jitter(img: torch.Tensor, g: torch.Generator, mean: torch.Tensor, std: torch.Tensor,
+                   brightness: float, contrast: float, saturation: float, hue: float) -> torch.Tensor:
+    """torchvision's ColorJitter on one normalised image ``[3, H, W]`` (also used by BlindNet's views).
+
+    Factors ~ U(max(0, 1 − s), 1 + s) for brightness, contrast and saturation, a hue shift ~ U(−h, h), the four
+    in a random order; an op of strength 0 is skipped. ``mean``/``std`` are ``[3, 1, 1]`` in 0–255 units.
+    """
+    # [3, H, W] in [0, 1]. The clamp matters: un-normalising a black pixel gives −3e-8, and torchvision's
+    # adjust_hue turns values below 0 into NaN (then the contrast step spreads it over the whole image).
+    x = ((img * std + mean) / 255.0).clamp(0.0, 1.0)
+    for op in torch.randperm(4, generator=g).tolist():
+        if op == 0 and brightness > 0:
+            x = TF.adjust_brightness(x, _uniform(g, max(0.0, 1 - brightness), 1 + brightness))
+        elif op == 1 and contrast > 0:
+            x = TF.adjust_contrast(x, _uniform(g, max(0.0, 1 - contrast), 1 + contrast))
+        elif op == 2 and saturation > 0:
+            x = TF.adjust_saturation(x, _uniform(g, max(0.0, 1 - saturation), 1 + saturation))
+        elif op == 3 and hue > 0:
+            x = TF.adjust_hue(x, _uniform(g, -hue, hue))
+    return (x * 255.0 - mean) / std  # [3, H, W], normalised again
+
+
 def strong_augment(
     images: torch.Tensor,
     generator: torch.Generator | None = None,
@@ -164,19 +186,7 @@ def strong_augment(
     out = []
     for img in images:  # img [3, H, W]
         if torch.rand((), generator=g).item() < jitter_p:
-            # [3, H, W] in [0, 1]. The clamp matters: un-normalising a black pixel gives −3e-8, and torchvision's
-            # adjust_hue turns values below 0 into NaN (then the contrast step spreads it over the whole image).
-            x = ((img * std_t + mean_t) / 255.0).clamp(0.0, 1.0)
-            for op in torch.randperm(4, generator=g).tolist():
-                if op == 0:
-                    x = TF.adjust_brightness(x, _uniform(g, 1 - s, 1 + s))
-                elif op == 1:
-                    x = TF.adjust_contrast(x, _uniform(g, 1 - s, 1 + s))
-                elif op == 2:
-                    x = TF.adjust_saturation(x, _uniform(g, 1 - s, 1 + s))
-                else:
-                    x = TF.adjust_hue(x, _uniform(g, -s, s))
-            img = (x * 255.0 - mean_t) / std_t
+            img = _colour_jitter(img, g, mean_t, std_t, s, s, s, s)
         if torch.rand((), generator=g).item() < blur_p:
             sigma = _uniform(g, *blur_sigma)
             img = TF.gaussian_blur(img, kernel_size=kernel, sigma=[sigma, sigma])
