@@ -1,6 +1,7 @@
-"""The ablation table of DAFormer's strategies on one preset: seeds × {source-only, uda, uda − RCS, uda − FD, uda − warmup}.
+"""The ablation table of DAFormer's strategies on one preset: seeds × {source-only, uda, uda − RCS, − FD, − warmup,
+− ClassMix, − strong augmentation, oracle}.
 
-    python bench/ablate.py                                   # cpu-demo, seeds 0 1 2, all five variants
+    python bench/ablate.py                                   # cpu-demo, seeds 0 1 2, all eight rows
     python bench/ablate.py --seeds 0 --variants source-only uda
     python bench/ablate.py --table-only                      # print the table of what has finished
     python bench/ablate.py --seeds 0 --jobs 12 --set device=cuda amp=fp32 --variants source-only uda \\
@@ -9,7 +10,8 @@
 Every run is an ordinary ``Trainer`` run in ``--out/<variant>/seed<k>`` (``log.jsonl``, ``checkpoint.pt``,
 ``metrics.json``). A finished run (``metrics.json`` present) is not repeated; a killed one resumes from its
 checkpoint — so the table can be filled over several sessions. The table (target-val mIoU, mean ± sample std
-over the seeds that finished, and each seed's value) is printed and written to ``--out/ablation.md`` and
+over the seeds that finished, and each seed's value; the JSON also keeps every run's per-class IoU and minutes)
+is printed and written to ``--out/ablation.md`` and
 ``--out/ablation.json``.
 """
 from __future__ import annotations
@@ -47,7 +49,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {
     "uda-2k": ("uda", {"iterations": 2000}),
     "source-only-2k": ("source-only", {"iterations": 2000}),
 }
-DEFAULT = ["source-only", "uda", "uda-rcs", "uda-fd", "uda-warmup"]
+DEFAULT = ["source-only", "uda", "uda-rcs", "uda-fd", "uda-warmup", "uda-classmix", "uda-strong-aug", "oracle"]
 
 
 def run_one(preset: str, variant: str, seed: int, out: Path, extra: dict) -> dict:
@@ -70,17 +72,19 @@ def run_one(preset: str, variant: str, seed: int, out: Path, extra: dict) -> dic
 def table(out: Path, variants: list[str], seeds: list[int]) -> str:
     rows, data = [], {}
     for v in variants:
-        vals = {}
+        vals, per_class, minutes = {}, {}, {}
         for s in seeds:
             f = out / v / f"seed{s}" / "metrics.json"
             if f.exists():
-                vals[s] = json.loads(f.read_text())["final_miou"]
+                m = json.loads(f.read_text())
+                vals[s], per_class[s] = m["final_miou"], m["per_class_iou"]
+                minutes[s] = round(m["wall_time_s"] / 60, 1)
         if not vals:
             continue
         xs = list(vals.values())
         mean = statistics.fmean(xs)
         std = statistics.stdev(xs) if len(xs) > 1 else None
-        data[v] = {"mean": mean, "std": std, "per_seed": vals}
+        data[v] = {"mean": mean, "std": std, "per_seed": vals, "per_class_iou": per_class, "minutes": minutes}
         per = ", ".join(f"{vals[s]:.1f}" for s in sorted(vals))
         spread = f" ± {std:.1f}" if len(xs) > 1 else ""
         rows.append(f"| {v} | {mean:.1f}{spread} | {len(xs)} | {per} |")

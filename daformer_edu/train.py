@@ -63,7 +63,7 @@ from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_sta
 from .data.classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
 from .models import build_segmentor
 from .uda.dacs import classmix_masks, mix, strong_augment
-from .uda.ema import ema_update
+from .uda.ema import ema_update, set_teacher_mode
 from .uda.fd import feature_distance, frozen_copy, thing_mask
 from .uda.losses import weighted_ce
 from .uda.pseudo_label import pseudo_label
@@ -75,6 +75,7 @@ __all__ = [
     "PRESETS",
     "TrainConfig",
     "make_config",
+    "resolve_auto_preset",
     "NonFiniteLossError",
     "Trainer",
     "train",
@@ -125,7 +126,7 @@ class TrainConfig:
     head: str = "daformer"  # daformer | segformer
     embed_dim: int = 256  # head: width of the per-stage linear embeddings
     head_channels: int = 256  # head: width of the context-aware fusion
-    pretrained: str | None = None  # ImageNet encoder weights (path); None = from scratch
+    pretrained: str | None = None  # ImageNet encoder weights (path), "embedded" (shipped, MiT-B0), None = scratch
     # -- optimisation ------------------------------------------------------------------------------
     batch_size: int = 2  # source crops per step (and as many target crops)
     lr: float = 6e-5
@@ -145,7 +146,7 @@ class TrainConfig:
     classmix: bool = True  # ClassMix source classes into the target crop (False: target crop alone)
     strong_augment: bool = True  # colour jitter + blur on the mixed crop
     per_image_qt: bool = True  # q_T per image (paper) or one per batch (official code)
-    teacher_train_mode: bool = False  # official code: the teacher predicts in train mode (BatchNorm batch statistics)
+    teacher_train_mode: bool = False  # official code: the teacher's BatchNorm uses batch statistics (dropout stays off)
     rcs_temperature: float = 0.01
     rcs_min_pixels: int | None = None  # None = 3000 scaled from GTA's 1914×1052 to the source image area
     rcs_min_crop_ratio: float = 0.5
@@ -231,9 +232,16 @@ def _validate(cfg: TrainConfig) -> None:
             if not Path(root).exists():
                 raise FileNotFoundError(f"TrainConfig: {name}={root!r} does not exist; give the folder of the "
                                         f"{kind} download (see `python -m daformer_edu.data` for the layout)")
-    if cfg.pretrained is not None and not Path(cfg.pretrained).is_file():
+    if cfg.pretrained == "embedded":
+        from .models.embedded import embedded_weights_path
+
+        try:
+            embedded_weights_path(cfg.encoder)
+        except ValueError as err:
+            raise ValueError(f"TrainConfig: encoder={cfg.encoder!r} with {err}") from None
+    elif cfg.pretrained is not None and not Path(cfg.pretrained).is_file():
         raise FileNotFoundError(f"TrainConfig: pretrained={cfg.pretrained!r} is not a file; give the path of "
-                                "ImageNet MiT weights (SegFormer mit_b*.pth, HF or timm layout) or None")
+                                "ImageNet MiT weights (SegFormer mit_b*.pth, HF or timm layout), 'embedded' or None")
     if cfg.resume is not None and not Path(cfg.resume).exists():
         raise FileNotFoundError(f"TrainConfig: resume={cfg.resume!r} does not exist; give a checkpoint file or "
                                 "the run folder that holds checkpoint.pt")
@@ -256,13 +264,18 @@ PRESETS: dict[str, dict[str, Any]] = {
         amp="bf16", eval_interval=4000, checkpoint_interval=4000, log_interval=10, num_workers=8,
         val_length=500, synthetic_train_length=1000,  # (RCS statistics of 1000 synthetic 512×1024 labels: ~1 min)
     ),
-    # MiT-B0 with a narrow head on the synthetic pair, small crops: ≤ 15 min on a 2-core CPU.
-    # From scratch (no ImageNet weights), so a larger lr, a shorter warmup and a faster teacher.
+    # MiT-B0 with a narrow head on the synthetic pair, small crops: ≤ 15 min for the three runs on a 2-core CPU.
+    # It starts, as the paper does from ImageNet, from the package's embedded "ImageNet" weights (pretrain.py), so
+    # FD compares the student with them and warmup protects them. Changed from §4.1 only where a 27× shorter run
+    # needs it: lr 2e-4 (paper 6e-5; measured on seed 0 with this start: source-only 34.0 vs 31.7, DAFormer at 1k
+    # iterations 37.4 vs 31.4), warmup 150 = 10 % of the run (the paper's 1,500 would be all of it), α_max 0.99
+    # (the paper's; the released 0.999 averages over 1,000 steps, two thirds of this run). τ 0.968 as the paper;
+    # the official train-mode teacher (BatchNorm on batch statistics, dropout and drop-path off).
     "cpu-demo": dict(
-        encoder="mit_b0", head="daformer", embed_dim=64, head_channels=64,
+        encoder="mit_b0", head="daformer", embed_dim=64, head_channels=64, pretrained="embedded",
         image_size=(128, 256), crop_size=(128, 128), batch_size=2, iterations=1500,
-        lr=6e-4, head_lr_mult=10.0, weight_decay=0.01, warmup_iters=150, poly_power=1.0,
-        ema_alpha=0.99, pseudo_threshold=0.9, teacher_train_mode=True, amp="fp32", eval_interval=250,
+        lr=2e-4, head_lr_mult=10.0, weight_decay=0.01, warmup_iters=150, poly_power=1.0,
+        ema_alpha=0.99, pseudo_threshold=0.968, teacher_train_mode=True, amp="fp32", eval_interval=250,
         checkpoint_interval=250, synthetic_train_length=2000, val_length=64, num_workers=0,
     ),
     # A handful of iterations on tiny crops, for CI: seconds.
@@ -277,18 +290,41 @@ PRESETS: dict[str, dict[str, Any]] = {
 PRESET_NAMES = (*PRESETS, "auto")
 
 
+AUTO_PRESET_ENV = "DAFORMER_EDU_AUTO_PRESET"
+
+
+def resolve_auto_preset() -> str:
+    """What ``preset="auto"`` means here: ``$DAFORMER_EDU_AUTO_PRESET`` if set, else ``gpu-full`` with CUDA, else ``cpu-demo``.
+
+    The variable exists for CI (``tests/conftest.py`` sets ``smoke``): notebook 09 is committed with
+    ``preset = "auto"`` so that ``papermill notebooks/09_full_uda.ipynb out.ipynb`` runs the real thing, and
+    the tests still execute it in seconds. A value that is not a preset name raises and lists the valid ones.
+
+    Taught in: notebooks/09_full_uda.ipynb
+    """
+    chosen = os.environ.get(AUTO_PRESET_ENV, "").strip()
+    if chosen:
+        if chosen not in PRESETS:
+            raise ValueError(f"{AUTO_PRESET_ENV}={chosen!r} is not a preset; choose one of {list(PRESETS)} "
+                             f"or unset it")
+        return chosen
+    return "gpu-full" if torch.cuda.is_available() else "cpu-demo"
+
+
 def make_config(preset: str = "auto", **overrides) -> TrainConfig:
     """A :class:`TrainConfig` from a named preset, with any field overridden by keyword.
 
     ``preset``: ``gpu-full`` (DAFormer §4.1), ``cpu-demo``, ``smoke`` or ``auto`` (``gpu-full`` when CUDA
-    is available, else ``cpu-demo``). An unknown preset or field name raises at once and lists the valid ones.
+    is available, else ``cpu-demo``; the environment variable ``DAFORMER_EDU_AUTO_PRESET`` overrides that
+    choice — the tests' conftest sets it to ``smoke``, so CI executes notebook 09, whose committed parameter
+    is ``preset = "auto"``, in seconds). An unknown preset or field name raises at once and lists the valid ones.
 
     Taught in: notebooks/09_full_uda.ipynb
     """
     if preset not in PRESET_NAMES:
         raise ValueError(f"make_config: unknown preset {preset!r}; choose one of {list(PRESET_NAMES)}")
     if preset == "auto":
-        preset = "gpu-full" if torch.cuda.is_available() else "cpu-demo"
+        preset = resolve_auto_preset()
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
     unknown = sorted(set(overrides) - fields)
     if unknown:
@@ -465,8 +501,9 @@ class Trainer:
                                          embed_dim=cfg.embed_dim,
                                          channels=cfg.head_channels if cfg.head == "daformer" else None)
         self.model.to(self.device)
-        # "ImageNet" features for FD: a frozen copy of the *initial* encoder — with pretrained=None that is
-        # the random initialisation, so FD then only keeps the encoder near where it started.
+        # "ImageNet" features for FD: a frozen copy of the *initial* encoder — the ImageNet weights (cpu-demo: the
+        # embedded stand-in); with pretrained=None it is the random initialisation, and FD then only keeps the
+        # encoder near where it started.
         self.imagenet_encoder = frozen_copy(self.model.encoder) if cfg.use_fd else None
         self.teacher = frozen_copy(self.model) if cfg.mode == "uda" else None
         self.optimizer = torch.optim.AdamW(param_groups(self.model, cfg.lr, cfg.head_lr_mult, cfg.weight_decay),
@@ -573,7 +610,7 @@ class Trainer:
             x_t = target["image"].to(dev, non_blocking=True)  # [B, 3, h, w]
             # (4) EMA teacher, then (5) pseudo-labels on the un-augmented target crop
             log["ema_alpha"] = ema_update(self.teacher, self.model, t, cfg.ema_alpha)
-            self.teacher.train(cfg.teacher_train_mode)
+            set_teacher_mode(self.teacher, cfg.teacher_train_mode)  # dropout and drop-path always off
             with torch.no_grad(), self._autocast():
                 teacher_logits = self.teacher(x_t)  # [B, K, h, w]
             p_t, q_t = pseudo_label(teacher_logits.float(), cfg.pseudo_threshold, cfg.per_image_qt,

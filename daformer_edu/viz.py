@@ -52,6 +52,8 @@ __all__ = [
     "plot_cluster_maps",
     "plot_setting_table",
     "format_setting_table",
+    "plot_image_grid",
+    "plot_probe_scores",
 ]
 
 
@@ -842,6 +844,53 @@ def plot_image_row(images, titles=None, dpi: int = 90) -> Figure:
         ax.imshow(_image(img))
         ax.set_title(title, fontsize=9)
         ax.axis("off")
+    fig.tight_layout()
+    return fig
+
+
+def plot_image_grid(images, titles=None, ncols: int = 8, size: float = 1.6, dpi: int = 80) -> Figure:
+    """Images in a grid of ``ncols`` columns (uint8 ``[H, W, 3]`` or normalised ``[3, H, W]``), a title each.
+
+    Taught in: notebooks/08_feature_distance.ipynb
+    """
+    images = list(images)
+    titles = list(titles) if titles is not None else [""] * len(images)
+    if len(titles) != len(images):
+        raise ValueError(f"plot_image_grid: {len(images)} images but {len(titles)} titles")
+    if not images:
+        raise ValueError("plot_image_grid: no images")
+    ncols = min(ncols, len(images))
+    nrows = -(-len(images) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.25) * nrows), dpi=dpi, squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, img, title in zip(axes.ravel(), images, titles):
+        ax.imshow(_image(img))
+        ax.set_title(title, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_probe_scores(scores: dict, title: str = "linear probe on street-scene cells", dpi: int = 90) -> Figure:
+    """Grouped bars: ``scores[encoder][task] = accuracy %`` (e.g. random vs shipped on source / target cells).
+
+    Taught in: notebooks/08_feature_distance.ipynb
+    """
+    encoders = list(scores)
+    tasks = list(next(iter(scores.values())))
+    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(tasks) * len(encoders) / 2, 2.8), dpi=dpi)
+    width = 0.8 / len(encoders)
+    for k, enc in enumerate(encoders):
+        xs = np.arange(len(tasks)) + (k - (len(encoders) - 1) / 2) * width
+        vals = [scores[enc][t] for t in tasks]
+        bars = ax.bar(xs, vals, width, label=enc)
+        for b, v in zip(bars, vals):
+            ax.text(b.get_x() + b.get_width() / 2, v + 1, f"{v:.0f}", ha="center", fontsize=8)
+    ax.set_xticks(np.arange(len(tasks)), tasks)
+    ax.set_ylim(0, 105)
+    ax.set_ylabel("pixel accuracy (%)")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     return fig
 

@@ -83,3 +83,48 @@ def test_many_tensors_match_the_per_tensor_formula_bit_for_bit():
     ema_update(teacher, student, iteration=3)  # α = 0.75
     for n, p in teacher.named_parameters():
         assert torch.equal(p, expected[n]), n
+
+
+def _tiny_segmentor(drop: bool):
+    from daformer_edu.models import build_segmentor
+
+    torch.manual_seed(0)
+    kw = {} if drop else dict(encoder_kwargs=dict(drop_path_rate=0.0), head_kwargs=dict(dropout=0.0))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return build_segmentor("mit_b0", "daformer", num_classes=19, embed_dim=16, channels=16, **kw)
+
+
+def test_train_mode_teacher_is_deterministic_and_uses_batch_statistics():
+    from daformer_edu.uda.ema import set_teacher_mode
+
+    teacher = _tiny_segmentor(drop=True)
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    # The bug this guards against: train(True) alone also switches DropPath and Dropout2d on.
+    teacher.train(True)
+    with torch.no_grad():
+        assert not torch.equal(teacher(x), teacher(x)), "control: dropout should make two train-mode passes differ"
+    set_teacher_mode(teacher, batch_norm_batch_stats=True)
+    with torch.no_grad():
+        a, b = teacher(x), teacher(x)
+    assert torch.equal(a, b)
+    # Independent reference: the same weights in a network built with no dropout / drop-path at all, in
+    # train mode, normalises with the batch's statistics; that is what the teacher must compute.
+    reference = _tiny_segmentor(drop=False)
+    reference.load_state_dict(teacher.state_dict())
+    reference.train(True)
+    with torch.no_grad():
+        torch.testing.assert_close(a, reference(x), rtol=0, atol=1e-6)
+        # and batch statistics are really used: running statistics (eval mode) give other logits
+        assert (a - reference.eval()(x)).abs().max() > 1e-3
+    assert any(isinstance(m, nn.BatchNorm2d) and m.training for m in teacher.modules())
+
+
+def test_eval_mode_teacher_uses_running_statistics():
+    from daformer_edu.uda.ema import set_teacher_mode
+
+    teacher = _tiny_segmentor(drop=True)
+    set_teacher_mode(teacher, batch_norm_batch_stats=False)
+    assert not any(m.training for m in teacher.modules())

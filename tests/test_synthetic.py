@@ -193,3 +193,48 @@ def test_bad_arguments():
         SyntheticDomain("source", "test")
     with pytest.raises(ValueError, match="size"):
         SyntheticDomain(size=(4, 4))
+
+
+def test_stuff_classes_carry_surface_patterns_in_both_renderers(monkeypatch):
+    """Terrain, vegetation, wall, fence and sidewalk are not flat colours: a cue that colour jitter cannot remove.
+    Control: the same pictures with the pattern amplitudes set to 0 are much flatter inside those classes."""
+    import daformer_edu.data.synthetic.render as render_mod
+    from daformer_edu.data.synthetic.texture import _PART_PATTERN
+
+    assert set(_PART_PATTERN) == {"vegetation", "terrain", "wall", "fence", "sidewalk"}
+
+    def spread(domain):  # class → median over pictures of (std / mean) of grey inside the class (borders removed)
+        ds = SyntheticDomain(domain, "val", size=(128, 256), length=12)
+        out = {c: [] for c in (1, 3, 4, 8, 9)}  # sidewalk, wall, fence, vegetation, terrain
+        for i in range(12):
+            image, label = ds.render(i)
+            grey = image.astype(float).mean(-1)
+            for c in out:
+                inner = label == c
+                inner[1:-1, 1:-1] &= (label[:-2, 1:-1] == c) & (label[2:, 1:-1] == c) & (label[1:-1, :-2] == c) & (
+                    label[1:-1, 2:] == c)
+                inner[[0, -1]], inner[:, [0, -1]] = False, False
+                if inner.sum() > 40:
+                    out[c].append(grey[inner].std() / max(grey[inner].mean(), 1.0))
+        return {c: float(np.median(v)) for c, v in out.items() if v}
+
+    with_patterns = {d: spread(d) for d in ("source", "target")}
+    monkeypatch.setattr(render_mod, "_AMP_SOURCE", render_mod._AMP_SOURCE * 0)
+    monkeypatch.setattr(render_mod, "_AMP_TARGET", render_mod._AMP_TARGET * 0)
+    flat = {d: spread(d) for d in ("source", "target")}
+    for c, value in with_patterns["source"].items():  # the game engine draws every pattern crisply
+        assert value > flat["source"][c] + 0.05, ("source", c, value, flat["source"][c])
+    # the camera's blur keeps the coarse ones (leaves, grass, boards) and washes out most of the one-pixel
+    # joints of blocks and paving at 128×256 (measured: +0.02 and +0.00 there)
+    for c in (4, 8, 9):
+        assert with_patterns["target"][c] > flat["target"][c] + 0.03, ("target", c)
+
+
+def test_target_light_changes_from_picture_to_picture():
+    """The camera's exposure and white balance vary per picture: the same scene, rendered with different random
+    states, has a clearly different mean brightness and red/blue balance."""
+    scene = sample_scene(np.random.default_rng(5), TARGET_LAYOUT)
+    means = np.array([render_scene(scene, (64, 128), "target", np.random.default_rng(k))[0].reshape(-1, 3).mean(0)
+                      for k in range(12)])                                             # [12, 3]
+    assert means.mean(1).std() / means.mean() > 0.08
+    assert (means[:, 0] / means[:, 2]).std() > 0.05

@@ -295,3 +295,17 @@ def test_every_line_of_notebook_09s_parameters_cell_is_a_papermill_parameter():
     assigned = [t.id for node in ast.parse("".join(cells[0]["source"])).body if isinstance(node, ast.Assign)
                 for t in node.targets]
     assert assigned and list(papermill.inspect_notebook(str(path))) == assigned
+
+
+def test_auto_preset_follows_the_environment_variable(monkeypatch):
+    from daformer_edu.train import AUTO_PRESET_ENV, resolve_auto_preset
+
+    monkeypatch.setenv(AUTO_PRESET_ENV, "smoke")
+    assert make_config("auto").preset == "smoke"
+    monkeypatch.setenv(AUTO_PRESET_ENV, "cpu-demo")
+    assert make_config("auto", out=None).preset == "cpu-demo"
+    monkeypatch.delenv(AUTO_PRESET_ENV)
+    assert resolve_auto_preset() == ("gpu-full" if torch.cuda.is_available() else "cpu-demo")
+    monkeypatch.setenv(AUTO_PRESET_ENV, "cpu-dmo")
+    with pytest.raises(ValueError, match=r"DAFORMER_EDU_AUTO_PRESET='cpu-dmo' is not a preset.*'cpu-demo'"):
+        make_config("auto")

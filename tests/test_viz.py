@@ -60,3 +60,21 @@ def test_iou_bars_and_tables():
     assert lines[1].split()[-1] == "50.0" and lines[2].split()[-1] == "90.0"
     assert not math.isnan(float(lines[2].split()[-1]))
     assert len(plot_class_legend().axes) == 1
+
+
+def test_image_grid_and_probe_scores():
+    from daformer_edu.viz import plot_image_grid, plot_probe_scores
+
+    imgs = [np.full((8, 8, 3), 10 * k, np.uint8) for k in range(5)]
+    fig = plot_image_grid(imgs, [f"t{k}" for k in range(5)], ncols=3)
+    axes = fig.axes
+    assert len(axes) == 6 and [a.get_title() for a in axes[:5]] == [f"t{k}" for k in range(5)]
+    assert axes[1].images[0].get_array()[0, 0, 0] == 10 and not axes[5].images  # the spare cell stays empty
+    try:
+        plot_image_grid(imgs, ["only one"])
+        raise AssertionError("a title count mismatch must raise")
+    except ValueError as err:
+        assert "5 images but 1 titles" in str(err)
+    fig = plot_probe_scores({"random": {"source": 70.0, "target": 60.0}, "shipped": {"source": 88.0, "target": 80.0}})
+    bars = [p for p in fig.axes[0].patches]
+    assert [round(b.get_height()) for b in bars] == [70, 60, 88, 80]

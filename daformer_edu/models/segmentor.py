@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from . import mit
 from .heads import DAFormerHead, SegFormerHead
+from .embedded import load_embedded_weights
 from .weights import load_encoder_weights, _warn_training_from_scratch
 
 __all__ = ["EncoderDecoder", "build_segmentor"]
@@ -72,7 +73,9 @@ def build_segmentor(
     ``encoder``: ``"mit_b0"`` … ``"mit_b5"`` or a module with an ``embed_dims`` list.
     ``head``: ``"daformer"`` (embed/fusion width 256), ``"segformer"`` (embed width 256), or a module.
     ``pretrained``: path or state dict of ImageNet encoder weights (SegFormer/HF/timm layout, see
-    :func:`~daformer_edu.models.weights.load_encoder_weights`), or None to train from scratch (warns once).
+    :func:`~daformer_edu.models.weights.load_encoder_weights`), ``"embedded"`` for the weights the package
+    ships (pre-trained on its synthetic "ImageNet", MiT-B0 only: :mod:`daformer_edu.models.embedded`), or
+    None to train from scratch (warns once).
     ``encoder_kwargs`` go to ``mit_b*(**kwargs)``; ``head_kwargs`` (and the shortcuts ``embed_dim``,
     ``channels``) to the head, e.g. ``build_segmentor("mit_b0", embed_dim=64, channels=64)`` for a tiny CPU model.
 
@@ -91,7 +94,12 @@ def build_segmentor(
     else:
         raise TypeError(f"build_segmentor: encoder must be a name or an nn.Module, got {type(encoder).__name__}.")
 
-    if pretrained is not None:
+    if isinstance(pretrained, str) and pretrained == "embedded":
+        # the package's own "ImageNet" weights (models/embedded.py), by encoder name
+        if not isinstance(encoder, str):
+            raise ValueError("build_segmentor: pretrained='embedded' needs the encoder by name, e.g. 'mit_b0'.")
+        load_encoder_weights(enc, load_embedded_weights(encoder), format="mit")
+    elif pretrained is not None:
         load_encoder_weights(enc, pretrained, format=pretrained_format)
     else:
         _warn_training_from_scratch("build_segmentor")

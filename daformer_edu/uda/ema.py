@@ -17,6 +17,10 @@ Paper vs official code:
 - The official code averages only the *parameters* and leaves the teacher's buffers alone (its teacher
   runs with BatchNorm in training mode, so batch statistics are used anyway). Here the buffers
   (BatchNorm running mean/var) are *copied* from the student, so the teacher can be run in ``eval()``.
+- Either way the teacher must be *deterministic*: the official DACS code switches every dropout and
+  drop-path module of the teacher off before it predicts, keeping only BatchNorm on batch statistics.
+  :func:`set_teacher_mode` does exactly that (``train(True)`` alone would also switch on DropPath and
+  Dropout2d, and two passes over the same crop would give different pseudo-labels).
 
 Taught in: notebooks/05_pseudo_label_weighting.ipynb
 """
@@ -25,7 +29,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["ema_alpha", "ema_update"]
+from ..models.mit import DropPath
+
+__all__ = ["ema_alpha", "ema_update", "set_teacher_mode"]
 
 
 def ema_alpha(iteration: int, alpha_max: float = 0.999) -> float:
@@ -82,3 +88,21 @@ def ema_update(teacher: nn.Module, student: nn.Module, iteration: int, alpha_max
     for name, buf in t_bufs.items():
         buf.copy_(s_bufs[name])
     return alpha
+
+
+def set_teacher_mode(teacher: nn.Module, batch_norm_batch_stats: bool = False) -> nn.Module:
+    """Put the teacher in its prediction mode: no dropout, no drop-path; BatchNorm as asked.
+
+    ``batch_norm_batch_stats=False`` is plain ``teacher.eval()`` (BatchNorm uses the running statistics
+    copied from the student by :func:`ema_update`). ``True`` is the official DACS / DAFormer teacher:
+    BatchNorm normalises with the statistics of the target batch it sees, while every dropout
+    (``nn.Dropout``, ``nn.Dropout2d``, …) and DropPath stays off. In both modes two passes over the same
+    crop give the same logits — pseudo-labels must not depend on a dropout coin. Returns the teacher.
+
+    Taught in: notebooks/09_full_uda.ipynb
+    """
+    teacher.train(batch_norm_batch_stats)
+    for m in teacher.modules():
+        if isinstance(m, (nn.modules.dropout._DropoutNd, DropPath)):
+            m.eval()
+    return teacher
