@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -126,7 +127,10 @@ def main(argv=None) -> None:
                "--out", str(out), "--set", *args.set]
         if args.iterations is not None:
             cmd += ["--iterations", str(args.iterations)]
-        subprocess.run(cmd, check=False)
+        # one thread per run unless told otherwise: two-thread runs side by side on two cores wait on each other
+        env = {**os.environ}
+        env.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // args.jobs)))
+        subprocess.run(cmd, check=False, env=env)
 
     if not args.table_only and args.jobs <= 1:
         for seed, v in jobs:

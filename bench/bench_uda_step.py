@@ -11,8 +11,9 @@ Two passes over the same ``Trainer`` (nothing re-implemented: it times ``Trainer
    student's forward + backward + AdamW step is what remains of ``train_step``. On CUDA every timer
    synchronises, so the profiled pass is a little slower than the plain one.
 
-Data loading is timed separately (the trainer's own DataLoader, ``--workers`` processes). With no
-``pretrained`` path the encoder is randomly initialised — the speed is the same. gpu-full uses the synthetic
+Data loading is timed separately (the trainer's own DataLoader, ``--workers`` processes). ``cpu-demo`` starts
+from the embedded ImageNet weights, ``gpu-full`` without a ``pretrained`` path from random ones — the speed is
+the same either way. gpu-full uses the synthetic
 pair rendered at 512×1024 (a short RCS statistics pass over ``--images`` source images first).
 
 **Comparing CPU speed-ups** (``--compare``)::
@@ -42,20 +43,22 @@ fused_adamw        ``AdamW(fused=True)`` (CPU kernel since torch 2.4) instead of
 foreach_adamw      ``AdamW(foreach=True)``: one multi-tensor op per step of the update
 =================  =====================================================================================
 
-The table gives s/iteration of ``train_step`` (best and median of the ``--iters`` timed iterations), the
-ratio of fp32's median to the option's (> 1 = faster), the one-off seconds (compilation), the loss
-difference to fp32 at iteration 0 (same weights, same batch: numerics) and at the last iteration (drift),
-and what the preset's iterations would take end to end (data loading in the main process and the one-off
-seconds included) with that ratio; one line per iteration with every option's seconds goes to stderr as
-it runs. With one thread the CPU seconds of a step (``time.process_time``) are its work whatever else the
-machine runs, a steadier yardstick on a shared machine than wall time; with more threads they also count
-the time OpenMP threads spin while they wait for each other. ``torch.set_num_interop_threads`` can only be set once per process,
-before any parallel work, so it is an option of the whole run (``--interop-threads N``), not of the table.
+The table gives, per option, the wall seconds of ``train_step`` (best and median of the ``--iters`` timed
+iterations) and fp32's median over the option's (> 1 = faster); the CPU seconds of a step
+(``time.process_time``, all threads) and the same ratio; the one-off seconds (what the warm-up steps took
+beyond steady ones: compilation); the loss difference to fp32 at iteration 0 (same weights, same batch: the
+numerics) and at the last iteration (drift); and the preset's iterations end to end (data loading in the
+main process and the one-off seconds included), in minutes and as fp32's total over the option's. One line
+per iteration with every option's seconds goes to stderr as it runs. ``torch.set_num_interop_threads`` can
+be set only once per process, before any parallel work, so it is an option of the whole run
+(``--interop-threads N``), not of the table; the run says whether its steps used the inter-op pool at all.
 
 On a machine shared with other jobs, mind OpenMP: a team of N threads waits at the end of every parallel
 op until all N have run, and when the cores are busy with another job each op then waits for the scheduler
-(milliseconds per op, thousands of ops per step: seconds per step). ``threads1`` never waits; to compare
-the *other* options there without that noise, run the whole table at one thread (``--threads 1``).
+(milliseconds per op, thousands of ops per step: seconds per step). ``threads1`` never waits. To compare
+the *other* options there, run the whole table at one thread (``--threads 1``) and read the CPU columns:
+with one thread a step's CPU seconds are its work, however busy the machine (with more threads they also
+count the time OpenMP threads spin while waiting for each other).
 """
 from __future__ import annotations
 

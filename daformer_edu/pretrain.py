@@ -66,6 +66,7 @@ class PretrainConfig:
     seed: int = 0  # training randomness (init, batches, drop-path)
     data_seed: int = 0  # which pictures exist
     checkpoint_interval: int = 500
+    probe: bool = True  # score the result with linear_probe on source and target val scenes (meta only)
     progress: bool = True
 
     def __post_init__(self):
@@ -200,7 +201,8 @@ def pretrain(config: PretrainConfig, argv: list[str] | None = None) -> dict:
     bar.close()
     score = _score(model, val_x, val_y)
     model.eval()
-    for domain in ("source", "target"):  # a held-out task: street scenes, pixel classes (see linear_probe)
+    for domain in ("source", "target") if cfg.probe else ():
+        # a held-out task, scored after training (it never feeds back into the weights): see linear_probe
         score[f"probe_{domain}"] = round(linear_probe(model.encoder, domain), 1)
     meta = {
         "command": "python -m daformer_edu.pretrain " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -224,12 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--encoder", default=defaults.encoder, choices=list(_ENCODERS))
     parser.add_argument("--out", required=True, help="the weight file to write (float16 encoder state dict + meta)")
     for f in dataclasses.fields(PretrainConfig):
-        if f.name in ("encoder", "out", "progress"):
+        if f.name in ("encoder", "out", "progress", "probe"):
             continue
         parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    kw = {f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig) if f.name != "progress"}
+    kw = {f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig) if f.name not in ("progress", "probe")}
     try:
         cfg = PretrainConfig(**kw, progress=not args.no_progress)
     except ValueError as err:
