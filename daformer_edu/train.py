@@ -267,8 +267,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # MiT-B0 with a narrow head on the synthetic pair, small crops: ≤ 15 min for the three runs on a 2-core CPU.
     # It starts, as the paper does from ImageNet, from the package's embedded "ImageNet" weights (pretrain.py), so
     # FD compares the student with them and warmup protects them. Changed from §4.1 only where a 27× shorter run
-    # needs it: lr 2e-4 (paper 6e-5; measured on seed 0 with this start: source-only 34.0 vs 31.7, DAFormer at 1k
-    # iterations 37.4 vs 31.4), warmup 150 = 10 % of the run (the paper's 1,500 would be all of it), α_max 0.99
+    # needs it: lr 2e-4 (paper 6e-5; measured on seed 0 with a pre-trained start on the first world: source-only 34.0
+    # vs 31.7, DAFormer at 1k iterations 37.4 vs 31.4; bench/results/cpu-demo/probes_world1_2026-12-01.md), warmup 150 = 10 % of the run (the paper's 1,500 would be all of it), α_max 0.99
     # (the paper's; the released 0.999 averages over 1,000 steps, two thirds of this run). τ 0.968 as the paper;
     # the official train-mode teacher (BatchNorm on batch statistics, dropout and drop-path off).
     "cpu-demo": dict(
