@@ -14,7 +14,8 @@ pictures (flipped half the time). The result is the encoder's state dict in floa
 
     python -m daformer_edu.pretrain --encoder mit_b0 --out daformer_edu/models/embedded_weights/mit_b0_objects.pt
 
-On this project's 2-core CPU the default settings take about 12 minutes (see the file's ``meta``).
+On this project's 2-core CPU the default settings take about 8 minutes (460 s measured alone); run again,
+the command reproduces the shipped weights bit for bit (checked: all 176 tensors equal).
 A run is checkpointed every ``--checkpoint-interval`` steps to ``OUT.partial``; run the same command
 again and it continues from there (the batches are a pure function of ``(seed, step)``).
 
