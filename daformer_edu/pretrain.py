@@ -279,13 +279,14 @@ def linear_probe(encoder: nn.Module, domain: str = "source", train_images: int =
     Xtr, Ytr = _cell_features(encoder, ds, range(train_images))
     Xte, Yte = _cell_features(encoder, ds, range(train_images, train_images + test_images))
     encoder.train(was_training)
+    Xtr, Xte = Xtr.double(), Xte.double()  # float64: the normal equations of ~450 features are ill-conditioned
     mean, std = Xtr.mean(0), Xtr.std(0) + 1e-6
     keep = Ytr != 255
     Xtr, Ytr = (Xtr[keep] - mean) / std, Ytr[keep]
     Xte = (Xte - mean) / std
     Xtr, Xte = F.pad(Xtr, (0, 1), value=1.0), F.pad(Xte, (0, 1), value=1.0)  # a bias column
-    W = torch.linalg.solve(Xtr.T @ Xtr + ridge * torch.eye(Xtr.shape[1]),
-                           Xtr.T @ F.one_hot(Ytr, NUM_CLASSES).float())  # [C + 1, K]
+    W = torch.linalg.solve(Xtr.T @ Xtr + ridge * torch.eye(Xtr.shape[1], dtype=Xtr.dtype),
+                           Xtr.T @ F.one_hot(Ytr, NUM_CLASSES).double())  # [C + 1, K]
     ok = Yte != 255
     return float(((Xte @ W).argmax(1)[ok] == Yte[ok]).float().mean()) * 100
 

@@ -94,7 +94,7 @@ def build_segmentor(
     else:
         raise TypeError(f"build_segmentor: encoder must be a name or an nn.Module, got {type(encoder).__name__}.")
 
-    if isinstance(pretrained, str) and pretrained == "embedded":
+    if pretrained == "embedded":
         # the package's own "ImageNet" weights (models/embedded.py), by encoder name
         if not isinstance(encoder, str):
             raise ValueError("build_segmentor: pretrained='embedded' needs the encoder by name, e.g. 'mit_b0'.")

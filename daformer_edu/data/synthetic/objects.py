@@ -103,7 +103,7 @@ def sample_object_scene(rng: np.random.Generator, subject: str | None = None) ->
     centre_y = None  # height (m) that should land at the image centre
     centre_x = None  # lateral position (m) that should land there (None: the subject's X)
     vanish = None
-    side_kind = {"building": "building", "wall": "wall", "fence": "fence", "tree": None, "terrain": "open"}
+    side_kind = {"building": "building", "wall": "wall", "fence": "fence", "terrain": "open"}  # stuff subjects
     segs = {-1: _segments(rng, z_far), 1: _segments(rng, z_far)}
     if subject in ("car", "truck", "bus", "train"):
         w, h, L = {"car": (1.8, 1.5, u(3.8, 4.9)), "truck": (2.5, 3.6, u(7, 11)), "bus": (2.55, 3.1, u(11, 13)),
@@ -158,7 +158,6 @@ def sample_object_scene(rng: np.random.Generator, subject: str | None = None) ->
             road_l, walk = near, (0.0, walk[1])
         else:
             road_r, walk = near, (walk[0], 0.0)
-        grass = (grass[0], grass[1])
         segs[side] = _segments(rng, z_far, side_kind[subject])
         if subject == "terrain":
             grass = (u(3.0, 8.0), grass[1]) if side < 0 else (grass[0], u(3.0, 8.0))
