@@ -1,11 +1,14 @@
 """Self-checks for students: compare your answer with the library's.
 
 In the spirit of nn-zero-to-hero's ``cmp``: every notebook derives a piece by hand and then calls
-``compare("name", theirs, reference)`` to see whether it matches the production code.
+``compare("name", theirs, reference)`` to see whether it matches the production code. The exercises of
+every notebook (cells tagged ``exercise``) are checked the same way.
 
 Taught in: notebooks/01_overlapping_patch_embed.ipynb
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -19,31 +22,66 @@ def _as_tensor(x) -> torch.Tensor:
     return torch.as_tensor(np.asarray(x))
 
 
-def compare(name: str, theirs, reference, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
-    """Print whether ``theirs`` equals ``reference`` exactly, closely, or not at all.
+def _power_of_ten_above(x: float) -> str:
+    """The smallest power of ten ≥ ``x`` as text (``2.4e-07`` → ``1e-06``): stable across machines."""
+    return f"1e{math.ceil(math.log10(x)):+03d}".replace("+", "")
 
-    Prints one line: ``name | exact: … | close: … | max diff: …`` and returns ``close``.
-    Shapes must match; a shape mismatch is reported (not raised) so a student sees what went wrong.
-    Tuples/lists are compared element by element.
+
+def compare(name: str, theirs, reference, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
+    """Print in words whether ``theirs`` equals ``reference``; return True when it is equal or close.
+
+    One line, ``name | verdict``, where the verdict is one of
+
+    - ``exact`` — every element is equal (NaN counts as equal to NaN in the same place, e.g. the IoU of a
+      class absent from both; the line then says how many NaNs there were);
+    - ``close: equal up to 1e-06`` — not bit-equal, but ``|theirs − ref| ≤ atol + rtol·|ref|`` everywhere
+      (``torch.allclose``); the largest difference is rounded *up* to a power of ten, so the line reads
+      the same on every machine;
+    - ``DIFFERENT: …`` — how many elements are off, the largest difference and where it is, or NaNs in
+      different places, or a shape or length mismatch (reported, not raised, so a student sees it).
+
+    Integer and boolean tensors must be exact. Tuples and lists are compared element by element.
 
     Taught in: notebooks/01_overlapping_patch_embed.ipynb
     """
+    label = f"{name:<24} |"
     if isinstance(theirs, (tuple, list)) and isinstance(reference, (tuple, list)):
         if len(theirs) != len(reference):
-            print(f"{name:<24} | length mismatch: {len(theirs)} vs {len(reference)}")
+            print(f"{label} DIFFERENT: length {len(theirs)} vs reference length {len(reference)}")
             return False
         return all([compare(f"{name}[{i}]", a, b, atol, rtol) for i, (a, b) in enumerate(zip(theirs, reference))])
     a, b = _as_tensor(theirs), _as_tensor(reference)
     if a.shape != b.shape:
-        print(f"{name:<24} | shape mismatch: {tuple(a.shape)} vs {tuple(b.shape)}")
+        print(f"{label} DIFFERENT: shape {tuple(a.shape)} vs reference shape {tuple(b.shape)}")
         return False
-    exact = bool(torch.equal(a, b))
-    if a.is_floating_point() or b.is_floating_point():
-        a64, b64 = a.double(), b.double()
-        close = bool(torch.allclose(a64, b64, atol=atol, rtol=rtol, equal_nan=True))
-        maxdiff = (a64 - b64).abs().nan_to_num(0.0).max().item() if a.numel() else 0.0
-    else:
-        close = exact
-        maxdiff = (a.long() - b.long()).abs().max().item() if a.numel() else 0
-    print(f"{name:<24} | exact: {exact!s:<5} | close: {close!s:<5} | max diff: {maxdiff:.3g}")
-    return close
+    floating = a.is_floating_point() or b.is_floating_point()
+    a64, b64 = (a.double(), b.double()) if floating else (a.long(), b.long())
+    nan_a = torch.isnan(a64) if floating else torch.zeros_like(a64, dtype=torch.bool)
+    nan_b = torch.isnan(b64) if floating else torch.zeros_like(b64, dtype=torch.bool)
+    if not torch.equal(nan_a, nan_b):
+        where = tuple(torch.nonzero(nan_a != nan_b)[0].tolist())
+        print(f"{label} DIFFERENT: NaN in one and a number in the other at {int((nan_a != nan_b).sum())} "
+              f"place(s), first at index {where}")
+        return False
+    nans = int(nan_a.sum())
+    note = f" ({nans} NaN in both, in the same places)" if nans else ""
+    keep = ~nan_a
+    diff = (a64 - b64).abs()
+    if bool((diff[keep] == 0).all()):
+        print(f"{label} exact{note}")
+        return True
+    if not floating:
+        off = int((diff != 0).sum())
+        where = tuple(torch.nonzero(diff)[0].tolist())
+        print(f"{label} DIFFERENT: {off} of {a.numel()} elements differ, max diff {int(diff.max())}, "
+              f"first at index {where}")
+        return False
+    bad = (diff > atol + rtol * b64.abs()) & keep
+    maxdiff = float(diff[keep].max())
+    if not bool(bad.any()):
+        print(f"{label} close: equal up to {_power_of_ten_above(maxdiff)}{note}")
+        return True
+    where = tuple(torch.nonzero(bad & (diff == diff[bad].max()))[0].tolist())
+    print(f"{label} DIFFERENT: {int(bad.sum())} of {a.numel()} elements off by more than "
+          f"atol {atol:g} + rtol {rtol:g}·|ref|; max diff {maxdiff:.3g} at index {where}")
+    return False

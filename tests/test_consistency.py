@@ -26,7 +26,11 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 # Public names that no notebook needs to call, each with the reason.
-NOT_IN_NOTEBOOKS: dict[str, str] = {}
+NOT_IN_NOTEBOOKS: dict[str, str] = {
+    "main": "command-line entry points (python -m daformer_edu.course / .train / .pretrain)",
+    "stamp_time": "command-line only: python -m daformer_edu.course times",
+    "write_edition": "command-line only: python -m daformer_edu.course student|solutions OUT_DIR",
+}
 
 # Modules that are command-line entry points only.
 SKIP_MODULES = {"daformer_edu.__main__"}

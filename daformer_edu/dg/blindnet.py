@@ -24,8 +24,9 @@ One training step (``style_views=True``): original view x and style view x_a of 
 the network together; ``L = ½(CE(x) + CE(x_a)) + λ_CML·L_CML + λ_CCL·L_CCL + λ_CWCL·L_CWCL + λ_SDCL·L_SDCL``.
 ``style_views=False`` with all λ = 0 is the plain source-only baseline (CE on the original view).
 Default weights are the official ones (0.2, 0.2, 0.3, 0.3; τ = 0.07). ``bench/bench_blindnet.py`` measures
-them on the synthetic pair: with a MiT-B0 from scratch and 100 steps no setting beats source-only (seeds 0–2:
-source-only 14.0 ± 1.6, BlindNet 11.6 ± 0.3 target mIoU), so nothing here argues for other values.
+them on the synthetic pair: with a MiT-B0 from scratch and 100 steps no setting beat source-only on the first
+version of the synthetic world (2026-11-26, seeds 0–2: source-only 14.0 ± 1.6, BlindNet 11.6 ± 0.3 target mIoU;
+notebook 10 prints the current world's numbers), so nothing here argues for other values.
 
 Taught in: notebooks/10_domain_generalization.ipynb
 """
