@@ -287,8 +287,9 @@ PRESETS: dict[str, dict[str, Any]] = {
         snapshot_images=2,
     ),
 }
-# cpu-demo run twice as long (≈ 19 min for the three runs on 2 cores, past the main command's 15): the schedule at
-# which DAFormer's gain on the embedded pair reaches +10 mIoU (bench/results/cpu-long/). Everything else is cpu-demo's.
+# cpu-demo run twice as long (about twice its 10 min for the three runs on 2 cores: past the main command's 15). Seeds 0–2:
+# DAFormer − source-only +10.9 mIoU (cpu-demo: +6.0), 38 % of the gap to the oracle (bench/results/cpu-long/).
+# Everything else is cpu-demo's.
 PRESETS["cpu-long"] = {**PRESETS["cpu-demo"], "iterations": 3000}
 PRESET_NAMES = (*PRESETS, "auto")
 

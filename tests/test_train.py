@@ -100,7 +100,7 @@ def test_non_finite_loss_stops_with_iteration_and_term_and_keeps_the_checkpoint(
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        (dict(preset="gpu-ful"), ValueError, r"unknown preset 'gpu-ful'.*'gpu-full', 'cpu-demo', 'smoke', 'auto'"),
+        (dict(preset="gpu-ful"), ValueError, r"unknown preset 'gpu-ful'.*'gpu-full', 'cpu-demo', 'smoke', 'cpu-long', 'auto'"),
         (dict(preset="smoke", mode="adapt"), ValueError, r"mode='adapt'.*'source-only', 'uda', 'oracle'"),
         (dict(preset="smoke", iterations=-5), ValueError, r"iterations=-5 must be a positive integer"),
         (dict(preset="smoke", encoder="mit_b9"), ValueError, r"encoder='mit_b9'.*'mit_b0'"),
@@ -309,3 +309,11 @@ def test_auto_preset_follows_the_environment_variable(monkeypatch):
     monkeypatch.setenv(AUTO_PRESET_ENV, "cpu-dmo")
     with pytest.raises(ValueError, match=r"DAFORMER_EDU_AUTO_PRESET='cpu-dmo' is not a preset.*'cpu-demo'"):
         make_config("auto")
+
+
+def test_cpu_long_is_cpu_demo_with_twice_the_iterations():
+    from daformer_edu.train import PRESETS
+
+    long, demo = PRESETS["cpu-long"], PRESETS["cpu-demo"]
+    assert long["iterations"] == 2 * demo["iterations"] == 3000
+    assert {k: v for k, v in long.items() if k != "iterations"} == {k: v for k, v in demo.items() if k != "iterations"}
