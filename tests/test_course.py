@@ -226,3 +226,10 @@ def test_readme_quotes_the_main_jobs_measured_time():
     assert m, "README: the sentence 'the main job takes about N min' is gone"
     assert int(m.group(1)) == round(t.running_s / 60), (
         f"README says about {m.group(1)} min for the main job; notebook 09's committed run took {t.running_s:.0f} s")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_cell_has_an_id(path):
+    """nbformat 4.5 cells carry an ``id`` (a cell added by hand without one is a future nbformat error)."""
+    missing = [i for i, c in enumerate(_nb(path)["cells"]) if "id" not in c]
+    assert not missing, f"{path.name}: cells {missing} have no id: run nbformat.validator.normalize on the notebook"
