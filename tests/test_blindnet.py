@@ -135,3 +135,19 @@ def test_photometric_augment_keeps_black_pixels_finite():
     aug = PhotometricAugment(blur_p=0)
     for seed in range(20):
         assert torch.isfinite(aug(images, torch.Generator().manual_seed(seed))).all(), f"seed {seed}"
+
+
+def test_pretrained_start_loads_the_embedded_encoder():
+    """``BlindNetConfig(pretrained="embedded")`` starts from the package's ImageNet stand-in, like ``TrainConfig``."""
+    from daformer_edu.dg.blindnet import BlindNet, BlindNetConfig
+    from daformer_edu.models.embedded import load_embedded_weights
+
+    torch.manual_seed(0)
+    net = BlindNet(BlindNetConfig(pretrained="embedded"))
+    shipped = load_embedded_weights("mit_b0")                               # the file's tensors, float16 → float32
+    ours = net.segmentor.encoder.state_dict()
+    for name, value in shipped.items():
+        assert torch.equal(ours[name], value.to(ours[name].dtype)), name
+    torch.manual_seed(0)
+    random = BlindNet(BlindNetConfig()).segmentor.encoder.state_dict()     # control: the default is random weights
+    assert any(not torch.equal(random[n], ours[n]) for n in shipped)

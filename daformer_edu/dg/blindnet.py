@@ -88,6 +88,7 @@ class BlindNetConfig:
     encoder: str = "mit_b0"
     embed_dim: int = 32
     head_channels: int = 32
+    pretrained: str | None = None  # None: random weights; "embedded" or a path, as TrainConfig / build_segmentor
     # optimisation (AdamW, warmup + poly as DAFormer; from scratch, so a larger lr)
     batch_size: int = 4
     lr: float = 6e-4
@@ -186,7 +187,8 @@ class BlindNet(nn.Module):
     def __init__(self, config: BlindNetConfig, num_classes: int = 19):
         super().__init__()
         self.segmentor = build_segmentor(config.encoder, "daformer", num_classes=num_classes,
-                                         embed_dim=config.embed_dim, channels=config.head_channels)
+                                         pretrained=config.pretrained, embed_dim=config.embed_dim,
+                                         channels=config.head_channels)
         widths = {"embed": 4 * config.embed_dim, "fused": config.head_channels}
         self.projections = nn.ModuleDict({lvl: ProjectionHead(widths[lvl], config.projection_dim)
                                           for lvl in config.decoder_levels})
