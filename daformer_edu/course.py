@@ -72,13 +72,9 @@ def _write(nb: dict, path: Path) -> None:
     Path(path).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def student_edition(nb: dict) -> dict:
-    """The notebook a student works in: ``solution`` cells removed, every output and count cleared.
-
-    Taught in: notebooks/01_overlapping_patch_embed.ipynb
-    """
-    out = copy.deepcopy(nb)
-    out["cells"] = [c for c in out["cells"] if SOLUTION not in _tags(c)]
+def _without_outputs(nb: dict, cells: list[dict]) -> dict:
+    """A copy of ``nb`` holding copies of ``cells``, every output, execution count and timing cleared."""
+    out = copy.deepcopy({**nb, "cells": cells})
     for cell in out["cells"]:
         if cell["cell_type"] == "code":
             cell["outputs"], cell["execution_count"] = [], None
@@ -87,21 +83,21 @@ def student_edition(nb: dict) -> dict:
     return out
 
 
+def student_edition(nb: dict) -> dict:
+    """The notebook a student works in: ``solution`` cells removed, every output and count cleared.
+
+    Taught in: notebooks/01_overlapping_patch_embed.ipynb
+    """
+    return _without_outputs(nb, [c for c in nb["cells"] if SOLUTION not in _tags(c)])
+
+
 def solutions_edition(nb: dict) -> dict:
     """The solutions alone: the title cell, then every exercise, question, solution and self-check cell.
 
     Taught in: notebooks/01_overlapping_patch_embed.ipynb
     """
     keep = {EXERCISE, SOLUTION, SELF_CHECK, QUESTION}
-    out = copy.deepcopy(nb)
-    cells = out["cells"]
-    out["cells"] = cells[:1] + [c for c in cells[1:] if keep & set(_tags(c))]
-    for cell in out["cells"]:
-        if cell["cell_type"] == "code":
-            cell["outputs"], cell["execution_count"] = [], None
-            cell.get("metadata", {}).pop("execution", None)
-    out.get("metadata", {}).pop("widgets", None)
-    return out
+    return _without_outputs(nb, nb["cells"][:1] + [c for c in nb["cells"][1:] if keep & set(_tags(c))])
 
 
 @dataclass(frozen=True)

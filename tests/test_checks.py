@@ -33,6 +33,14 @@ def test_nan_in_the_same_place_is_equal_and_said(capsys):
     assert "NaN in one and a number in the other at 1 place(s), first at index (1,)" in capsys.readouterr().out
 
 
+def test_infinities(capsys):
+    inf = math.inf
+    assert compare("inf", torch.tensor([1.0, inf, -inf]), torch.tensor([1.0, inf, -inf]))
+    assert capsys.readouterr().out.rstrip().endswith("| exact")
+    assert not compare("inf-off", torch.tensor([1.0, inf]), torch.tensor([1.0, 5.0]))
+    assert "DIFFERENT: 1 of 2 elements off" in capsys.readouterr().out
+
+
 def test_integers_shapes_and_sequences(capsys):
     assert compare("ints", torch.tensor([1, 2]), [1, 2])
     assert not compare("ints-off", torch.tensor([1, 3, 5]), torch.tensor([1, 2, 5]))

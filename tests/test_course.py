@@ -135,6 +135,9 @@ def test_exercises_and_questions(path):
         after = [c for c in cells[i + 2:] if c["cell_type"] == "code"]
         assert after and course.SELF_CHECK in _tags(after[0]) and "compare(" in _src(after[0]), (
             f"{path.name} cell {i}: the next code cell after the solution is a self-check calling compare(...)")
+        assert re.search(r"^\s*assert\b", _src(after[0]), re.MULTILINE), (
+            f"{path.name} cell {i}: the self-check must assert compare's verdict, so a wrong answer (or a wrong "
+            "solution in the committed notebook) fails instead of only printing DIFFERENT")
     questions = [c for c in cells if course.QUESTION in _tags(c)]
     n = sum(len(re.findall(r"^\d+\. ", _src(c), re.MULTILINE)) for c in questions)
     assert 3 <= n <= 5, f"{path.name}: {n} check-your-understanding questions, the course wants 3–5"
