@@ -113,8 +113,11 @@ class TrainConfig:
     target: str = "synthetic"  # synthetic | cityscapes
     source_root: str | None = None  # folder of a real source dataset (GTA / Synthia layout)
     target_root: str | None = None  # folder of Cityscapes
-    image_size: tuple[int, int] = (512, 1024)  # (H, W) synthetic images are rendered at / real ones resized to
-    source_image_size: tuple[int, int] | None = None  # real source resize bound; None = image_size (GTA: 720×1280)
+    image_size: tuple[int, int] = (512, 1024)  # (H, W) synthetic images are rendered at / Cityscapes resized to
+    # (H, W) resize bound of a real source (keep ratio). None = the official size for that source — GTA 720×1280,
+    # Synthia 760×1280 (DAFormer's data configs) — scaled as image_size is from the official 512×1024 (so gpu-full
+    # gets exactly the official sizes); the synthetic source is rendered at image_size. See _source_image_size.
+    source_image_size: tuple[int, int] | None = None
     crop_size: tuple[int, int] = (512, 512)  # (H, W) random training crops
     cat_max_ratio: float = 0.75  # source crops: re-draw while one class fills ≥ this share
     synthetic_train_length: int = 10000  # images in each synthetic training split
@@ -215,7 +218,10 @@ def _validate(cfg: TrainConfig) -> None:
     for name in ("fd_min_ratio", "cat_max_ratio", "rcs_min_crop_ratio"):
         if not 0 <= getattr(cfg, name) <= 1:
             raise ValueError(f"TrainConfig: {name}={getattr(cfg, name)} must lie in [0, 1]")
-    for name, size in (("image_size", cfg.image_size), ("crop_size", cfg.crop_size)):
+    sizes = [("image_size", cfg.image_size), ("crop_size", cfg.crop_size)]
+    if cfg.source_image_size is not None:
+        sizes.append(("source_image_size", cfg.source_image_size))
+    for name, size in sizes:
         if len(size) != 2 or min(size) < 32:
             raise ValueError(f"TrainConfig: {name}={size} must be (H, W) with both sides ≥ 32")
     if cfg.crop_size[0] % 32 or cfg.crop_size[1] % 32:
@@ -256,6 +262,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The full DAFormer recipe (§4.1): MiT-B5 + DAFormer head, 512×512 crops, batch 2, 40k iterations,
     # AdamW 6e-5 (head ×10), wd 0.01, warmup 1500 + poly 1.0, α_max 0.999, τ 0.968, RCS T 0.01,
     # FD λ 0.005 r 0.75, bf16. Give pretrained=<mit_b5.pth> and the dataset roots for the real thing.
+    # Sizes and protocol of the official data configs: GTA resized to 1280×720, Synthia 1280×760 (source_image_size
+    # None), Cityscapes 1024×512 (image_size); val scored at the full 2048×1024 labels, whole-image inference.
     "gpu-full": dict(
         encoder="mit_b5", head="daformer", embed_dim=256, head_channels=256,
         image_size=(512, 1024), crop_size=(512, 512), batch_size=2, iterations=40000,
@@ -346,17 +354,48 @@ class NonFiniteLossError(FloatingPointError):
 # ------------------------------------------------------------------------------------------------
 # Data: datasets from the data package, and crops that are a pure function of (seed, iteration, slot).
 # ------------------------------------------------------------------------------------------------
+# The official resize bounds (H, W) of DAFormer's data configs (uda_gta_to_cityscapes_512x512,
+# uda_synthia_to_cityscapes_512x512): mmseg's Resize(img_scale=(1280, 720)) etc., keep ratio.
+_OFFICIAL_IMAGE_SIZE = {"gta": (720, 1280), "synthia": (760, 1280), "cityscapes": (512, 1024)}
+
+
+def _source_image_size(cfg: TrainConfig) -> tuple[int, int]:
+    """The resize bound of the source images: ``source_image_size`` if set, else the official one.
+
+    Synthetic: ``image_size`` (rendered there, nothing is resized). GTA / Synthia: the official bound scaled by
+    ``f``, the keep-ratio factor from Cityscapes' official 512×1024 to ``image_size`` — f = 1 for gpu-full, so
+    GTA 1914×1052 → 1280×704 and Synthia stays 1280×760; a smaller ``image_size`` shrinks the source with the
+    target, so that objects keep the official source/target scale ratio.
+    """
+    if cfg.source_image_size is not None:
+        return cfg.source_image_size
+    if cfg.source == "synthetic":
+        return cfg.image_size
+    ref = _OFFICIAL_IMAGE_SIZE["cityscapes"]
+    f = min(max(cfg.image_size) / max(ref), min(cfg.image_size) / min(ref))
+    h, w = _OFFICIAL_IMAGE_SIZE[cfg.source]
+    return int(h * f + 0.5), int(w * f + 0.5)
+
+
 def _datasets(cfg: TrainConfig) -> dict[str, torch.utils.data.Dataset]:
-    """source train (labelled), target train (no labels; labelled for ``oracle``), target val (labelled)."""
+    """source train (labelled), target train (no labels; labelled for ``oracle``), target val (labelled).
+
+    Sizes as the official data configs: the source resized to ``_source_image_size(cfg)`` (gpu-full: GTA
+    720×1280, Synthia 760×1280), Cityscapes to ``image_size`` (512×1024), both keeping the aspect ratio, then
+    ``crop_size`` crops. Validation follows mmseg's test pipeline: the image is resized to ``image_size``
+    for whole-image inference, the label stays at full resolution (Cityscapes 2048×1024), and
+    ``metrics.evaluate`` resizes the logits (bilinear) to it before the argmax. The synthetic pair is rendered
+    at ``image_size`` with its labels, so there nothing is resized.
+    """
     from .data import transforms as T
 
-    src_size = cfg.source_image_size or cfg.image_size
-    src_tf = T.Compose([T.Resize(src_size), T.RandomCrop(cfg.crop_size, cfg.cat_max_ratio), T.RandomFlip(0.5)])
-    # No cat_max_ratio on target crops: it would read target labels (see data/transforms.py).
+    src_tf = T.Compose([T.Resize(_source_image_size(cfg)), T.RandomCrop(cfg.crop_size, cfg.cat_max_ratio),
+                        T.RandomFlip(0.5)])
+    # No cat_max_ratio on target crops, as the official target pipeline: it would read target labels.
     tgt_tf = T.Compose([T.Resize(cfg.image_size), T.RandomCrop(cfg.crop_size), T.RandomFlip(0.5)])
     oracle_tf = T.Compose([T.Resize(cfg.image_size), T.RandomCrop(cfg.crop_size, cfg.cat_max_ratio),
                            T.RandomFlip(0.5)])
-    val_tf = T.Compose([T.Resize(cfg.image_size)])
+    val_tf = T.Compose([T.Resize(cfg.image_size, resize_label=False)])  # labels at full resolution
     out: dict[str, torch.utils.data.Dataset] = {}
 
     if cfg.source == "synthetic":
@@ -663,6 +702,12 @@ class Trainer:
     def evaluate(self) -> dict[str, Any]:
         """Student on target val: ``{"miou": %, "per_class_iou": {class: % or None}}`` (19 classes, ignore 255).
 
+        mmseg's protocol (every DAFormer config: ``test_cfg=dict(mode='whole')``): whole-image inference on
+        the image resized to ``image_size`` (Cityscapes 1024×512), logits resized (bilinear) to the label,
+        which stays at full resolution (2048×1024), and one confusion matrix over the val set. With
+        ``source="synthia"`` the result also holds ``"miou_16"``, the mean over the 16 classes Synthia
+        annotates (``SYNTHIA_16``), the number Synthia → Cityscapes papers report.
+
         Taught in: notebooks/09_full_uda.ipynb
         """
         from . import metrics
@@ -673,7 +718,12 @@ class Trainer:
             result = metrics.evaluate(self.model, self.datasets["val"], NUM_CLASSES, self.device,
                                       batch_size=self.config.batch_size, progress=False)
         self.model.train(was_training)
-        return _as_percent(result)
+        out = _as_percent(result)
+        if self.config.source == "synthia":
+            from .data.classes import SYNTHIA_16
+
+            out["miou_16"] = round(100.0 * metrics.mean_iou(result["confusion"], SYNTHIA_16), 3)
+        return out
 
     @torch.no_grad()
     def teacher_pseudo_labels(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -853,6 +903,8 @@ class Trainer:
             "source_class_pixels": self.source_pixels.tolist(),
             "config": asdict(cfg),
         }
+        if "miou_16" in final:  # Synthia → Cityscapes: the 16-class mIoU as well
+            result["final_miou_16"] = final["miou_16"]
         if self.out is not None:
             (self.out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
             torch.save(self.snapshots, self.out / "snapshots.pt")
