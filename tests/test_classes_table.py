@@ -73,8 +73,10 @@ def test_the_example_in_the_error_messages_is_itself_valid():
 
 @pytest.mark.parametrize("change, match", [
     (lambda e: e.append({"name": "bus", "id": 2, "color": [0, 60, 100]}), r"duplicate id 2: 'car' and 'bus'"),
-    (lambda e: e.append({"name": "car", "id": 3, "color": [0, 60, 100]}), r"duplicate class name 'car' \(ids 2 and 3\)"),
-    (lambda e: e.append({"name": "bus", "id": 5, "color": [0, 60, 100]}), r"ids \[0, 1, 2, 5\] are not 0\.\.3 \(missing \[3\]\)"),
+    (lambda e: e.append({"name": "car", "id": 3, "color": [0, 60, 100]}),
+     r"duplicate class name 'car' \(ids 2 and 3\)"),
+    (lambda e: e.append({"name": "bus", "id": 5, "color": [0, 60, 100]}),
+     r"ids \[0, 1, 2, 5\] are not 0\.\.3 \(missing \[3\]\)"),
     (lambda e: e[1].update(id=3), r"ids \[1, 2, 3\] are not 0\.\.2 \(missing \[0\]\)"),
     (lambda e: e[0].update(color=[0, 0]), r"class 2 \('car'\) has colour \[0, 0\]; a colour must be 3 integers"),
     (lambda e: e[0].update(color=[0, 0, 256]), r"colour \[0, 0, 256\]"),

@@ -27,7 +27,7 @@ H, W = 64, 128
 
 
 def _label(i: int) -> np.ndarray:
-    """Rows 0–15 sky (rows 0–1 ignore), 16–31 ground, 32–63: blob on the left 64 + 8·(i % 4) columns, ground after."""
+    """Rows 0–15 sky (0–1 ignore), 16–31 ground, 32–63: blob in the left 64 + 8·(i % 4) columns, ground after."""
     lab = np.zeros((H, W), np.uint8)
     lab[:2] = 255
     lab[16:] = 1
