@@ -60,7 +60,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .data.classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
+from .data.classes import CLASSES, IGNORE_INDEX, ClassTable
 from .models import build_segmentor
 from .uda.dacs import classmix_masks, mix, strong_augment
 from .uda.ema import ema_update, set_teacher_mode
@@ -82,8 +82,8 @@ __all__ = [
 ]
 
 MODES = ("source-only", "uda", "oracle")
-SOURCES = ("synthetic", "gta", "synthia")
-TARGETS = ("synthetic", "cityscapes")
+SOURCES = ("synthetic", "gta", "synthia", "folder")
+TARGETS = ("synthetic", "cityscapes", "folder")  # folder: your own images/labels/classes.json (data/folder.py)
 ENCODERS = ("mit_b0", "mit_b1", "mit_b2", "mit_b3", "mit_b4", "mit_b5")
 AMP = ("auto", "bf16", "fp32")
 
@@ -109,10 +109,10 @@ class TrainConfig:
     seed: int = 0  # training randomness: init, crops, ClassMix, augmentation, dropout
     iterations: int = 40000
     # -- data --------------------------------------------------------------------------------------
-    source: str = "synthetic"  # synthetic | gta | synthia
-    target: str = "synthetic"  # synthetic | cityscapes
-    source_root: str | None = None  # folder of a real source dataset (GTA / Synthia layout)
-    target_root: str | None = None  # folder of Cityscapes
+    source: str = "synthetic"  # synthetic | gta | synthia | folder
+    target: str = "synthetic"  # synthetic | cityscapes | folder
+    source_root: str | None = None  # folder of a real source dataset (GTA / Synthia / folder layout)
+    target_root: str | None = None  # folder of Cityscapes (or of a folder dataset)
     image_size: tuple[int, int] = (512, 1024)  # (H, W) synthetic images are rendered at / Cityscapes resized to
     # (H, W) resize bound of a real source (keep ratio). None = the official size for that source — GTA 720×1280,
     # Synthia 760×1280 (DAFormer's data configs) — scaled as image_size is from the official 512×1024 (so gpu-full
@@ -362,14 +362,14 @@ _OFFICIAL_IMAGE_SIZE = {"gta": (720, 1280), "synthia": (760, 1280), "cityscapes"
 def _source_image_size(cfg: TrainConfig) -> tuple[int, int]:
     """The resize bound of the source images: ``source_image_size`` if set, else the official one.
 
-    Synthetic: ``image_size`` (rendered there, nothing is resized). GTA / Synthia: the official bound scaled by
+    Synthetic: ``image_size`` (rendered there, nothing is resized); a folder source: ``image_size`` too. GTA / Synthia: the official bound scaled by
     ``f``, the keep-ratio factor from Cityscapes' official 512×1024 to ``image_size`` — f = 1 for gpu-full, so
     GTA 1914×1052 → 1280×704 and Synthia stays 1280×760; a smaller ``image_size`` shrinks the source with the
     target, so that objects keep the official source/target scale ratio.
     """
     if cfg.source_image_size is not None:
         return cfg.source_image_size
-    if cfg.source == "synthetic":
+    if cfg.source in ("synthetic", "folder"):  # folder: your own images, resized like the target
         return cfg.image_size
     ref = _OFFICIAL_IMAGE_SIZE["cityscapes"]
     f = min(max(cfg.image_size) / max(ref), min(cfg.image_size) / min(ref))
@@ -407,6 +407,10 @@ def _datasets(cfg: TrainConfig) -> dict[str, torch.utils.data.Dataset]:
         from .data import GTADataset
 
         out["source"] = GTADataset(cfg.source_root, transform=src_tf)
+    elif cfg.source == "folder":
+        from .data.folder import FolderDataset
+
+        out["source"] = FolderDataset(cfg.source_root, _folder_split(cfg.source_root), transform=src_tf, labels=True)
     else:
         from .data import SynthiaDataset
 
@@ -422,6 +426,20 @@ def _datasets(cfg: TrainConfig) -> dict[str, torch.utils.data.Dataset]:
             # The oracle (upper bound) alone may read the target training labels.
             out["target"] = SyntheticDomain("target", "train", length=cfg.synthetic_train_length, transform=oracle_tf,
                                             labels=True, **kw)
+    elif cfg.target == "folder":
+        from .data.folder import FolderDataset
+
+        split, oracle = _folder_split(cfg.target_root), cfg.mode == "oracle"
+        out["target"] = FolderDataset(cfg.target_root, split, transform=oracle_tf if oracle else tgt_tf, labels=oracle)
+        if not (Path(cfg.target_root) / "images" / "val").is_dir():
+            from .data.io import DatasetNotFoundError
+
+            raise DatasetNotFoundError(f"target_root={cfg.target_root!r}: a folder target needs a labelled validation "
+                                       "split, images/val/ and labels/val/ (see daformer_edu/data/folder.py)")
+        val = FolderDataset(cfg.target_root, "val", transform=val_tf, labels=True)
+        if cfg.val_length:
+            val = torch.utils.data.Subset(val, range(min(cfg.val_length, len(val))))
+        out["val"] = val
     else:
         from .data import CityscapesDataset
 
@@ -434,6 +452,24 @@ def _datasets(cfg: TrainConfig) -> dict[str, torch.utils.data.Dataset]:
             val = torch.utils.data.Subset(val, range(min(cfg.val_length, len(val))))
         out["val"] = val
     return out
+
+
+def _folder_split(root) -> str | None:
+    """A folder dataset's training split: ``"train"`` when ``ROOT/images/train`` exists, else the flat layout."""
+    return "train" if (Path(root) / "images" / "train").is_dir() else None
+
+
+def _class_table(datasets: dict) -> ClassTable:
+    """The source dataset's ``ClassTable``; the target's (train and val) must be the same table."""
+    def table(ds):
+        while isinstance(ds, torch.utils.data.Subset):
+            ds = ds.dataset
+        return getattr(ds, "classes", ClassTable.cityscapes())
+
+    source = table(datasets["source"])
+    for key in ("target", "val"):
+        source.check_matches(table(datasets[key]), "source", f"target ({key})")
+    return source
 
 
 class _Crops(torch.utils.data.Dataset):
@@ -503,7 +539,8 @@ class Trainer:
     is one iteration (see the module text for its seven steps) and returns the logged scalars;
     ``evaluate()`` gives target-val mIoU and per-class IoU. Attributes a notebook reads: ``model`` (the
     student), ``teacher``, ``imagenet_encoder``, ``sampler`` (RCS or None), ``history`` (every log record),
-    ``snapshots`` (pseudo-labels of a few fixed target images at every evaluation), ``class_draws``.
+    ``snapshots`` (pseudo-labels of a few fixed target images at every evaluation), ``class_draws``, ``classes``
+    (the run's ``ClassTable``: the source dataset's, which the target's must equal; Cityscapes' 19 by default).
 
     Taught in: notebooks/09_full_uda.ipynb
     """
@@ -525,6 +562,7 @@ class Trainer:
 
         # Data.
         self.datasets = _datasets(cfg)
+        self.classes = _class_table(self.datasets)  # K, names, things: the source's table (= the target's)
         # The labelled stream: source crops (target crops with labels for the oracle).
         labelled = self.datasets["target"] if cfg.mode == "oracle" else self.datasets["source"]
         self.sampler = self._build_rcs(labelled) if cfg.use_rcs else None
@@ -540,7 +578,8 @@ class Trainer:
         with warnings.catch_warnings():
             if self.rank:  # "training from scratch" is said once, by rank 0
                 warnings.simplefilter("ignore")
-            self.model = build_segmentor(cfg.encoder, cfg.head, num_classes=NUM_CLASSES, pretrained=cfg.pretrained,
+            self.model = build_segmentor(cfg.encoder, cfg.head, num_classes=self.classes.num_classes,
+                                         pretrained=cfg.pretrained,
                                          embed_dim=cfg.embed_dim,
                                          channels=cfg.head_channels if cfg.head == "daformer" else None)
         self.model.to(self.device)
@@ -565,8 +604,8 @@ class Trainer:
         self.iteration = 0  # iterations completed
         self.history: list[dict] = []
         self.snapshots: dict[int, dict[str, torch.Tensor]] = {}
-        self.class_draws = torch.zeros(NUM_CLASSES, dtype=torch.long)  # RCS draws per class (summed here)
-        self.source_pixels = torch.zeros(NUM_CLASSES, dtype=torch.long)  # labelled pixels seen per class
+        self.class_draws = torch.zeros(len(self.classes), dtype=torch.long)  # RCS draws per class (summed here)
+        self.source_pixels = torch.zeros(len(self.classes), dtype=torch.long)  # labelled pixels seen per class
         self.wall_time = 0.0  # seconds in fit(), evaluation and checkpoints included (summed over resumes)
         self.train_time = 0.0  # seconds in data loading and train_step only
         self.last_checkpoint: Path | None = None
@@ -578,6 +617,7 @@ class Trainer:
     def _build_rcs(self, dataset) -> RareClassSampler:
         """RCS statistics from the labelled stream (``compute_class_stats``) and ``RareClassSampler``."""
         from .data.base import compute_class_stats
+        from .data.folder import FolderDataset
 
         cfg = self.config
         stats = compute_class_stats(dataset)
@@ -586,8 +626,10 @@ class Trainer:
             # Statistics count pixels of the labels as loaded: real files at their own resolution (official
             # 3000 for GTA and Synthia), synthetic ones at image_size (3000 scaled by the image area).
             min_pixels = scaled_min_pixels(cfg.image_size) if cfg.source == "synthetic" else 3000
+            if isinstance(dataset, FolderDataset):  # 3000 scaled to the folder's resolution (its first label's)
+                min_pixels = scaled_min_pixels(dataset.load_label(0).shape)
         return RareClassSampler(stats, cfg.rcs_temperature, min_pixels, cfg.rcs_min_crop_ratio, seed=cfg.seed,
-                                num_classes=NUM_CLASSES)
+                                num_classes=len(self.classes))
 
     def _autocast(self):
         if self.amp_dtype is None:
@@ -645,7 +687,8 @@ class Trainer:
                 with torch.no_grad():
                     f_imnet = self.imagenet_encoder(x_s)[-1]  # [B, C4, h/32, w/32]
                 f_student = feats_s[-1]  # [B, C4, h/32, w/32]
-                things = thing_mask(y_s, f_student.shape[-2:], min_ratio=cfg.fd_min_ratio)  # [B, h/32, w/32]
+                things = thing_mask(y_s, f_student.shape[-2:], self.classes.things, cfg.fd_min_ratio,
+                                    num_classes=len(self.classes))  # [B, h/32, w/32]
                 terms["feature_distance"] = feature_distance(f_student.float(), f_imnet.float(), things)
                 log["fd_cells"] = float(things.float().mean())
 
@@ -690,17 +733,17 @@ class Trainer:
 
         log["loss"] = float(loss.detach())
         log.update({k: float(v.detach()) for k, v in terms.items()})
-        self.source_pixels += torch.bincount(y_s[y_s != IGNORE_INDEX].flatten(), minlength=NUM_CLASSES).cpu()
+        self.source_pixels += torch.bincount(y_s[y_s != IGNORE_INDEX].flatten(), minlength=len(self.classes)).cpu()
         drawn = source["rcs_class"]
         drawn = drawn[drawn >= 0]
         if drawn.numel():
-            self.class_draws += torch.bincount(drawn, minlength=NUM_CLASSES)
+            self.class_draws += torch.bincount(drawn, minlength=len(self.classes))
         return log
 
     # -- evaluation ----------------------------------------------------------------------------------
     @torch.no_grad()
     def evaluate(self) -> dict[str, Any]:
-        """Student on target val: ``{"miou": %, "per_class_iou": {class: % or None}}`` (19 classes, ignore 255).
+        """Student on target val: ``{"miou": %, "per_class_iou": {class: % or None}}`` (the run's K classes, ignore 255).
 
         mmseg's protocol (every DAFormer config: ``test_cfg=dict(mode='whole')``): whole-image inference on
         the image resized to ``image_size`` (Cityscapes 1024×512), logits resized (bilinear) to the label,
@@ -715,10 +758,10 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         with self._autocast():
-            result = metrics.evaluate(self.model, self.datasets["val"], NUM_CLASSES, self.device,
+            result = metrics.evaluate(self.model, self.datasets["val"], len(self.classes), self.device,
                                       batch_size=self.config.batch_size, progress=False)
         self.model.train(was_training)
-        out = _as_percent(result)
+        out = _as_percent(result, self.classes.names)
         if self.config.source == "synthia":
             from .data.classes import SYNTHIA_16
 
@@ -927,8 +970,10 @@ def _norm(v):
     return list(v) if isinstance(v, tuple) else v
 
 
-def _as_percent(result) -> dict[str, Any]:
-    """Normalise ``metrics.evaluate``'s answer to ``{"miou": %, "per_class_iou": {name: % or None}}``."""
+def _as_percent(result, names=CLASSES) -> dict[str, Any]:
+    """Normalise ``metrics.evaluate``'s answer to ``{"miou": %, "per_class_iou": {name: % or None}}``.
+
+    ``names``: the class names in id order (the run's ``ClassTable.names``; Cityscapes' 19 by default)."""
     if isinstance(result, dict):
         miou = result.get("miou", result.get("mIoU"))
         per = result.get("per_class_iou", result.get("iou"))
@@ -942,7 +987,7 @@ def _as_percent(result) -> dict[str, Any]:
     scale = 100.0 if miou <= 1.0 and bool((per[~per.isnan()] <= 1.0).all()) else 1.0
     return {
         "miou": round(miou * scale, 3),
-        "per_class_iou": {name: (None if math.isnan(v) else round(v * scale, 3)) for name, v in zip(CLASSES, per.tolist())},
+        "per_class_iou": {name: (None if math.isnan(v) else round(v * scale, 3)) for name, v in zip(names, per.tolist())},
     }
 
 
