@@ -2,6 +2,12 @@
 
     OMP_NUM_THREADS=1 python bench/bench_blindnet.py                 # tiny CPU preset, 100 steps: 4–7 min
     python bench/bench_blindnet.py --iterations 2000 --seeds 0 1 2 --device cuda   # a real measurement
+    python bench/bench_blindnet.py --defaults previous --only "BlindNet (all four)" --seeds 0 1 2
+
+``--defaults published`` (default) uses the official rules of ``BlindNetConfig`` (CWCL split by the original
+view's prediction, per-image sampling, SDCL negatives with gradient, CCL original detached, blurred original
+view, instance normalisation in the forward path); ``--defaults previous`` this package's first version
+(``BlindNetConfig.previous_defaults()``).
 
 Every row trains the same tiny network (MiT-B0, DAFormer head of width 32, 64×64 crops, batch 4) from the same
 seed on the **source** train split only, then evaluates on the synthetic **target** val split (never seen
@@ -48,9 +54,13 @@ def main(argv=None):
     p.add_argument("--val-length", type=int, default=32)
     p.add_argument("--device", default="cpu")
     p.add_argument("--only", nargs="*", default=None, help="row names to run (default: all)")
+    p.add_argument("--defaults", choices=("published", "previous"), default="published",
+                   help="official BlindNet rules (default) or this package's first version")
     args = p.parse_args(argv)
     warnings.simplefilter("ignore", UserWarning)
     base = BlindNetConfig(iterations=args.iterations, val_length=args.val_length, device=args.device)
+    if args.defaults == "previous":
+        base = base.previous_defaults()
     table = []
     for name, cfg in rows(base).items():
         if args.only and name not in args.only:
@@ -66,7 +76,7 @@ def main(argv=None):
         table.append((name, np.mean(mious), np.std(mious), np.mean(accs), np.mean(secs), mious))
         print(f"  done {name}: mIoU {np.mean(mious):.2f} ({np.mean(secs):.0f} s/run)", flush=True)
     print(f"\nBlindNet ablation, synthetic source → target val ({args.val_length} images), {args.iterations} "
-          f"iterations, seeds {args.seeds}, device {args.device}")
+          f"iterations, seeds {args.seeds}, device {args.device}, defaults {args.defaults}")
     print(f"{'run':<26} {'mIoU %':>7} {'± sd':>6} {'acc %':>7} {'s/run':>6}  per seed")
     for name, m, sd, acc, s, per in table:
         print(f"{name:<26} {m:7.2f} {sd:6.2f} {acc:7.2f} {s:6.0f}  {' '.join(f'{v:.2f}' for v in per)}")

@@ -1,4 +1,5 @@
 """BlindNet wrapper, views and training loop: runs, stays finite, and never touches a target image."""
+import dataclasses
 import warnings
 
 import matplotlib
@@ -96,7 +97,7 @@ def test_views_are_seeded_and_keep_geometry():
     a2, s2 = make_views(x, torch.Generator().manual_seed(3))
     assert torch.equal(a1, a2) and torch.equal(s1, s2) and s1.shape == x.shape
     assert (s1 - x).abs().mean() > (a1 - x).abs().mean()  # the style view moves further
-    assert ORIGINAL_VIEW.blur_p == 0 and STYLE_VIEW.jitter_p == 1 and STYLE_VIEW.hue == 0.3
+    assert ORIGINAL_VIEW.blur_p == 1 and STYLE_VIEW.jitter_p == 1 and STYLE_VIEW.hue == 0.3
 
 
 def test_brightness_only_is_a_multiplication_in_pixel_space():
@@ -151,3 +152,85 @@ def test_pretrained_start_loads_the_embedded_encoder():
     torch.manual_seed(0)
     random = BlindNet(BlindNetConfig()).segmentor.encoder.state_dict()     # control: the default is random weights
     assert any(not torch.equal(random[n], ours[n]) for n in shipped)
+
+
+# --- issue 11, fix 5: the official rules in the training loop ---------------------------------------------------
+
+
+def test_cwcl_split_reads_the_original_views_prediction(monkeypatch):
+    import daformer_edu.dg.blindnet as bn
+
+    seen = {}
+    real_decode, real_cwcl = bn.decode_with_features, bn.class_wise_contrastive_loss
+
+    def spy_decode(head, feats):
+        logits, inner = real_decode(head, feats)
+        seen["logits4"] = logits.detach()  # [2B, K, h, w]: original half first, then the style half
+        return logits, inner
+
+    def spy_cwcl(emb, emb_aug, label, split, *args, **kwargs):
+        seen.setdefault("split", split.clone())
+        seen.setdefault("kwargs", kwargs)
+        return real_cwcl(emb, emb_aug, label, split, *args, **kwargs)
+
+    monkeypatch.setattr(bn, "decode_with_features", spy_decode)
+    monkeypatch.setattr(bn, "class_wise_contrastive_loss", spy_cwcl)
+    cfg = BlindNetConfig(**dict(TINY, iterations=1))
+    train_blindnet(cfg)
+    pred = seen["logits4"].argmax(1)  # [2B, h, w]
+    B = cfg.batch_size
+    assert not torch.equal(pred[:B], pred[B:])  # the two views disagree somewhere, so the test can tell
+    assert torch.equal(seen["split"], pred[:B])  # hard = wrong in the ORIGINAL view (official)
+    assert seen["kwargs"].get("per_image") is True
+    seen.clear()
+    train_blindnet(dataclasses.replace(cfg, cwcl_split_view="augmented"))
+    assert torch.equal(seen["split"], seen["logits4"].argmax(1)[B:])
+
+
+def test_original_view_is_blurred_too(monkeypatch):
+    import daformer_edu.dg.augment as aug
+
+    calls = []
+    real_blur = aug.TF.gaussian_blur
+
+    def counting_blur(img, *args, **kwargs):
+        calls.append(tuple(img.shape))
+        return real_blur(img, *args, **kwargs)
+
+    monkeypatch.setattr(aug.TF, "gaussian_blur", counting_blur)
+    cfg = BlindNetConfig(**dict(TINY, iterations=1))
+    train_blindnet(cfg)
+    assert len(calls) == 2 * cfg.batch_size  # every crop: once in the original view, once in the style view
+    calls.clear()
+    train_blindnet(dataclasses.replace(cfg, original_blur=False))
+    assert len(calls) == cfg.batch_size  # only the style view
+
+
+def test_instance_norm_sits_in_the_forward_path():
+    torch.manual_seed(0)
+    x = torch.randn(2, 3, 64, 64) * 3 + 1
+    model = BlindNet(BlindNetConfig(**TINY)).eval()
+    with torch.no_grad():
+        feats = model.segmentor.extract_features(x)  # 4 maps
+        for level in (0, 1):  # the regularised levels: zero mean, unit (biased) variance per image and channel
+            f = feats[level].flatten(2)  # [B, C, HW]
+            torch.testing.assert_close(f.mean(-1), torch.zeros(f.shape[:2]), atol=1e-5, rtol=0)
+            torch.testing.assert_close(f.var(-1, unbiased=False), torch.ones(f.shape[:2]), atol=1e-3, rtol=0)
+        # the next stage reads the normalised map (it is in the path, not only in the losses)
+        torch.testing.assert_close(model.segmentor.encoder.stages[2](feats[1]), feats[2])
+        assert feats[2].flatten(2).var(-1, unbiased=False).sub(1).abs().max() > 0.1  # stage 3 is left alone
+        plain = BlindNet(BlindNetConfig(**dict(TINY, instance_norm=False))).eval()
+        f0 = plain.segmentor.extract_features(x)[0].flatten(2)
+        assert f0.mean(-1).abs().max() > 1e-2 or f0.var(-1, unbiased=False).sub(1).abs().max() > 1e-2
+
+
+def test_previous_defaults_and_source_only_switch_the_official_rules_off():
+    cfg = BlindNetConfig()
+    assert (cfg.cwcl_split_view, cfg.per_image_sampling, cfg.sdcl_detach_negatives, cfg.ccl_detach_original,
+            cfg.original_blur, cfg.instance_norm, cfg.sdcl_negatives) == ("original", True, False, True, True, True, 20)
+    old = cfg.previous_defaults()
+    assert (old.cwcl_split_view, old.per_image_sampling, old.sdcl_detach_negatives, old.ccl_detach_original,
+            old.original_blur, old.instance_norm) == ("augmented", False, True, False, False, False)
+    assert not cfg.source_only().instance_norm
+    with pytest.raises(ValueError, match="cwcl_split_view"):
+        BlindNetConfig(cwcl_split_view="style")

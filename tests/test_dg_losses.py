@@ -185,3 +185,105 @@ def test_bad_shapes_raise_clear_errors():
     with pytest.raises(ValueError, match="nearest"):
         class_wise_contrastive_loss(torch.zeros(1, 2, 2, 2), torch.zeros(1, 2, 2, 2), torch.zeros(1, 4, 4).long(),
                                     torch.zeros(1, 4, 4).long())
+
+
+# --- issue 11, fix 5: BlindNet's official sampling rules -------------------------------------------------------
+
+
+def test_cwcl_per_image_skips_classes_with_at_most_50_pixels():
+    # official _hard_anchor_sampling: a class is used iff it has MORE than max_views (50) pixels in that image
+    label = torch.full((2, 10, 12), 255)  # 120 pixels per image, raster order below
+    label[0].view(-1)[:50] = 1  # image 0: class 1 has exactly 50 pixels → skipped
+    label[0].view(-1)[50:101] = 2  # image 0: class 2 has 51 pixels → kept
+    label[0].view(-1)[101:110] = 4  # image 0: class 4, 9 pixels
+    label[0].view(-1)[110:] = 3  # image 0: class 3, 10 pixels ...
+    label[1].view(-1)[:45] = 3  # ... and 45 in image 1: 55 in the batch, but ≤ 50 in each image → skipped
+    pred = label.clone()
+    g = torch.Generator().manual_seed(0)
+    index, cls = sample_class_anchors(label, pred, samples_per_class=50, generator=g, per_image=True)
+    assert set(cls.tolist()) == {2} and len(index) == 50
+    assert set(index.tolist()) <= set(range(50, 101))  # all in image 0, class 2
+    # with 49 samples per class, class 1 (50 pixels > 49) is kept too; 3 and 4 never reach it
+    index, cls = sample_class_anchors(label, pred, samples_per_class=49, generator=g, per_image=True)
+    assert sorted(set(cls.tolist())) == [1, 2] and len(index) == 98
+    # the first version (over the batch, no threshold) takes every class
+    _, cls_b = sample_class_anchors(label, pred, samples_per_class=50, generator=g)
+    assert set(cls_b.tolist()) == {1, 2, 3, 4}
+
+
+def test_cwcl_per_image_negatives_come_from_the_same_image():
+    # two images of 1×3 pixels, classes 0 1 0 | 1 0 1; per image every pixel with > 0 samples... use n = 1:
+    # classes need > 1 pixel: image 0 keeps class 0 (pixels 0, 2), image 1 keeps class 1 (pixels 3, 5)
+    emb = _unit([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8], [-1.0, 0.2], [0.3, -1.0], [0.5, 0.5]])
+    emb_aug = _unit([[0.9, 0.1], [0.1, 1.0], [0.5, 0.9], [-1.0, 0.0], [0.2, -1.0], [0.4, 0.6]])
+    E = emb.t().reshape(2, 2, 1, 3).transpose(0, 1).contiguous()  # [B=2, D=2, 1, 3]
+    Ea = emb_aug.t().reshape(2, 2, 1, 3).transpose(0, 1).contiguous()
+    label = torch.tensor([[[0, 1, 0]], [[1, 0, 1]]])
+    got = class_wise_contrastive_loss(E, Ea, label, label, temperature=0.1, samples_per_class=1,
+                                      generator=torch.Generator().manual_seed(0), per_image=True)
+    # samples: one pixel of class 0 in image 0 (0 or 2), one of class 1 in image 1 (3 or 5): each is alone in
+    # its image, so no anchor has a negative → the loss is 0 (batch-wide it would see the other image's sample)
+    assert got.item() == 0.0
+    batch = class_wise_contrastive_loss(E, Ea, label, label, temperature=0.1, samples_per_class=1,
+                                        generator=torch.Generator().manual_seed(0))
+    assert batch.item() > 0.0
+
+
+def test_sdcl_negatives_receive_a_gradient():
+    label = torch.tensor([[[0, 0, 1, 1]]])
+    pred = torch.tensor([[[0, 0, 1, 1]]])
+    pred_aug = torch.tensor([[[0, 1, 1, 1]]])
+    emb = _unit([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 1.0]])
+    emb_aug = _unit([[1.0, 0.1], [0.5, 0.5], [0.2, 1.0], [0.0, 1.0]])
+    tau = 0.07
+    Ea = emb_aug.t().reshape(1, 2, 1, 4).clone().requires_grad_(True)
+    got = semantic_disentanglement_contrastive_loss(emb.t().reshape(1, 2, 1, 4), Ea, label, pred, pred_aug,
+                                                    temperature=tau, detach_negatives=False)
+    got.backward()
+    # the same loss written out on leaf vectors: anchor a = emb_aug[1], negatives n2, n3 = emb_aug[2], emb_aug[3]
+    a, n2, n3 = (emb_aug[i].clone().requires_grad_(True) for i in (1, 2, 3))
+    pos = torch.exp(a @ emb[1] / tau)
+    want = -torch.log(pos / (pos + torch.exp(a @ n2 / tau) + torch.exp(a @ n3 / tau)))
+    want.backward()
+    grad = Ea.grad[0, :, 0, :].t()  # [4, D]
+    assert abs(got.item() - want.item()) < 1e-9
+    torch.testing.assert_close(grad[2], n2.grad)  # the negatives get their gradient
+    torch.testing.assert_close(grad[3], n3.grad)
+    assert n2.grad.abs().sum() > 0
+
+
+def test_sdcl_per_image_negatives_and_min_count():
+    # image 0: GT 0 0 1 1 1, pixel 1 confused into class 1 (3 pixels of GT 1 in image 0)
+    # image 1: GT 0 0 1 0 0, pixel 1 confused into class 1 (only 1 pixel of GT 1 in image 1 → skipped with n = 2)
+    label = torch.tensor([[[0, 0, 1, 1, 1]], [[0, 0, 1, 0, 0]]])
+    pred = label.clone()
+    pred_aug = label.clone()
+    pred_aug[:, 0, 1] = 1
+    g = torch.Generator().manual_seed(0)
+    vec = F.normalize(torch.randn(10, 3, generator=g, dtype=torch.float64), dim=1)
+    vec_aug = F.normalize(torch.randn(10, 3, generator=g, dtype=torch.float64), dim=1)
+    E = vec.reshape(2, 1, 5, 3).permute(0, 3, 1, 2)  # [2, 3, 1, 5]
+    Ea = vec_aug.reshape(2, 1, 5, 3).permute(0, 3, 1, 2)
+    tau = 0.5
+    got = semantic_disentanglement_contrastive_loss(E, Ea, label, pred, pred_aug, temperature=tau,
+                                                    max_anchors=100, negatives_per_class=3, per_image=True,
+                                                    generator=torch.Generator().manual_seed(0))
+    # one anchor (pixel 1 of image 0); its negatives: the 3 GT-1 pixels of image 0 (2, 3, 4); image 1 adds none
+    a = vec_aug[1]
+    logits = torch.stack([a @ vec[1]] + [a @ vec_aug[j] for j in (2, 3, 4)]) / tau
+    assert abs(got.item() - (torch.logsumexp(logits, 0) - logits[0]).item()) < 1e-9
+    # batch-wide (first version) the anchor of image 1 would count too, with image 0's pixels as negatives
+    both = semantic_disentanglement_contrastive_loss(E, Ea, label, pred, pred_aug, temperature=tau,
+                                                     negatives_per_class=10)
+    a1 = vec_aug[6]
+    l1 = torch.stack([a1 @ vec[6]] + [a1 @ vec_aug[j] for j in (2, 3, 4, 7)]) / tau
+    l0 = torch.stack([a @ vec[1]] + [a @ vec_aug[j] for j in (2, 3, 4, 7)]) / tau
+    want = ((torch.logsumexp(l0, 0) - l0[0]) + (torch.logsumexp(l1, 0) - l1[0])) / 2
+    assert abs(both.item() - want.item()) < 1e-9
+
+
+def test_ccl_can_detach_the_original_view():
+    f = F_ORIG.clone().requires_grad_(True)
+    fa = F_AUG.clone().requires_grad_(True)
+    cross_covariance_loss(f, fa, detach_original=True).backward()
+    assert f.grad is None and fa.grad is not None and fa.grad.abs().sum() > 0

@@ -1,8 +1,10 @@
 """STEGO pieces against hand-worked examples (daformer_edu/unsupervised/stego.py)."""
+import dataclasses
 import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from daformer_edu.unsupervised import (
     StegoConfig,
@@ -160,3 +162,63 @@ def test_stego_plots_return_figures():
     text = viz.format_setting_table(rows)
     assert "50.0" in text and "12.0" in text and "n/a" in text
     plt.close("all")
+
+
+# --- issue 11, fix 5: STEGO as the official code -----------------------------------------------------------------
+
+
+def test_random_term_averages_five_pairings(monkeypatch):
+    import daformer_edu.unsupervised.stego as st
+
+    perms = []
+    real = st.derangement
+
+    def spy(n, generator=None):
+        perms.append(real(n, generator))
+        return perms[-1]
+
+    monkeypatch.setattr(st, "derangement", spy)
+    # spatially constant maps: every sampled point of image b is the vector f_b (code s_b), so the terms are
+    # independent of where the points fall and can be written by hand
+    g = torch.Generator().manual_seed(0)
+    fv, sv = torch.randn(6, 5, generator=g), torch.randn(6, 3, generator=g)
+    feats, code = fv[:, :, None, None].expand(6, 5, 4, 4), sv[:, :, None, None].expand(6, 3, 4, 4)
+    cfg = StegoConfig()
+    assert cfg.neg_samples == 5  # the official config's neg_samples
+    terms = stego_loss(feats, code, feats, code, dataclasses.replace(cfg, feature_samples=3), g)
+    assert len(perms) == 5 and not all(torch.equal(perms[0], p) for p in perms[1:])
+    fn, sn = F.normalize(fv, dim=1), F.normalize(sv, dim=1)
+    want = []
+    for p in perms:
+        fcorr = (fn * fn[p]).sum(1)  # [B]: cos(f_b, f_p(b)), the same for every point pair
+        scorr = (sn * sn[p]).sum(1)
+        # spatial centering: each row is constant, so F^SC = the global mean of F over the batch
+        want.append(-(scorr.clamp(min=0) * (fcorr.mean() - cfg.b_rand)).mean())
+    assert terms["rand"].item() == pytest.approx(float(torch.stack(want).mean()), abs=1e-5)
+
+
+def test_correlation_uses_dropped_out_features(monkeypatch):
+    import daformer_edu.unsupervised.stego as st
+
+    got = []
+    real = st.stego_loss
+
+    def spy(feats, code, feats_knn, code_knn, cfg, generator=None):
+        got.append((feats.detach().clone(), feats_knn.detach().clone()))
+        return real(feats, code, feats_knn, code_knn, cfg, generator)
+
+    monkeypatch.setattr(st, "stego_loss", spy)
+    torch.manual_seed(0)
+    one = torch.randn(64, 3, 3).abs() + 0.5  # [C, h, w], no zero anywhere
+    feats = one.expand(6, 64, 3, 3).contiguous()  # six identical images: whichever are drawn, the clean map is `one`
+    p = 0.5
+    train_stego(feats, StegoConfig(code_dim=4, iterations=2, batch_size=4, feature_samples=3, dropout=p))
+    for f, fk in got:
+        for m in (f, fk):
+            zero = (m == 0).flatten(2).all(-1)  # [b, C]: whole channels dropped (Dropout2d)
+            kept = torch.isclose(m, one / (1 - p)).flatten(2).all(-1)  # the others scaled by 1 / (1 − p)
+            assert bool((zero | kept).all()) and bool(zero.any()) and bool(kept.any())
+    got.clear()
+    train_stego(feats, StegoConfig(code_dim=4, iterations=1, batch_size=4, feature_samples=3, dropout=p,
+                                   correlation_dropout=False))
+    assert torch.equal(got[0][0], feats[:4])  # switched off: the clean features

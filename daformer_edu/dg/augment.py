@@ -2,7 +2,9 @@
 
 Both views share the geometry (same crop, same flip, so one label serves both); only photometry differs:
 
-- original view: colour jitter (brightness 0.4, contrast 0.4, saturation 0.4, hue 0.1) with p = 0.5;
+- original view: colour jitter (brightness 0.4, contrast 0.4, saturation 0.4, hue 0.1) with p = 0.5, then
+  a gaussian blur with σ ~ U(0.15, 1.3) (the official script trains with ``--color_aug 0.5 --gblur``, which
+  puts ``RandomGaussianBlur`` into the input transform of every training image);
 - style view: colour jitter (0.8, 0.8, 0.8, 0.3) always, then a gaussian blur with σ ~ U(0.15, 1.3).
 
 Jitter follows torchvision's ``ColorJitter``: factors ~ U(max(0, 1 − s), 1 + s) for brightness, contrast,
@@ -65,8 +67,9 @@ class PhotometricAugment:
         return torch.stack(out)  # [B, 3, H, W]
 
 
-#: The original view: jitter (0.4, 0.4, 0.4, 0.1) with p = 0.5, no blur (BlindNet's official pipeline).
-ORIGINAL_VIEW = PhotometricAugment(0.4, 0.4, 0.4, 0.1, jitter_p=0.5, blur_p=0.0)
+#: The original view: jitter (0.4, 0.4, 0.4, 0.1) with p = 0.5, then blur σ ~ U(0.15, 1.3) always (official
+#: ``--color_aug 0.5 --gblur``; ``BlindNetConfig(original_blur=False)`` drops the blur, as our first version).
+ORIGINAL_VIEW = PhotometricAugment(0.4, 0.4, 0.4, 0.1, jitter_p=0.5, blur_p=1.0, blur_sigma=(0.15, 1.3))
 #: The style view: jitter (0.8, 0.8, 0.8, 0.3) always, then blur σ ~ U(0.15, 1.3) always.
 STYLE_VIEW = PhotometricAugment(0.8, 0.8, 0.8, 0.3, jitter_p=1.0, blur_p=1.0, blur_sigma=(0.15, 1.3))
 

@@ -18,14 +18,17 @@ Decoder (InfoNCE on L2-normalised projections, temperature τ = 0.07):
 
     L_NCE(a, p, {n}) = −log  exp(a·p/τ) / (exp(a·p/τ) + Σ_n exp(a·n/τ))                    (Eq. 6)
 
-- CWCL (class-wise): anchors = augmented embeddings sampled per GT class (half mispredicted, half right),
-  positive = the original embedding at the same pixel, negatives = original embeddings of *other* classes.
+- CWCL (class-wise): anchors = augmented embeddings sampled per GT class (half mispredicted by the
+  *original* view, half right), positive = the original embedding at the same pixel, negatives = original
+  embeddings of *other* classes.
 - SDCL (semantic disentanglement): anchors = pixels the original view gets right and the augmented view
   turns into a wrong class c; positive as above; negatives = augmented embeddings at pixels whose GT is c.
 
-``sg`` = stop-gradient (``.detach()``). Positives and negatives are detached everywhere here: the gradient
-of a contrastive term flows through its anchors (the augmented view), which is the view we want to pull
-towards the style-free original.
+``sg`` = stop-gradient (``.detach()``). The original view's embeddings (CWCL's positives and negatives,
+SDCL's positives) are detached, as in the official ``feats_k.detach()``. SDCL's negatives come from the
+augmented view and, officially, keep their gradient (``detach_negatives=False``); the functions' defaults
+(batch-wide sampling, detached negatives) are this package's first version, kept so old calls give the
+same numbers — :class:`~daformer_edu.dg.blindnet.BlindNetConfig` switches the official rules on.
 
 Taught in: notebooks/10_domain_generalization.ipynb
 """
@@ -133,18 +136,21 @@ def covariance_matching_loss(original: torch.Tensor | Sequence[torch.Tensor],
 
 
 def cross_covariance_loss(original: torch.Tensor | Sequence[torch.Tensor],
-                          augmented: torch.Tensor | Sequence[torch.Tensor], eps: float = 1e-5) -> torch.Tensor:
+                          augmented: torch.Tensor | Sequence[torch.Tensor], eps: float = 1e-5,
+                          detach_original: bool = False) -> torch.Tensor:
     """Cross-Covariance Loss (CCL, BlindNet Eq. 5): ``mean_l MSE(diag(F̄^l F̄_a^lᵀ / (HW − 1)), 1)``.
 
     Only the diagonal is pulled to 1 (each channel keeps its meaning under the style change); the
     off-diagonal entries are left alone because they carry content — whitening them away (as earlier
-    feature-whitening DG methods did) blurs object boundaries. Gradients flow into both views.
+    feature-whitening DG methods did) blurs object boundaries. Gradients flow into both views unless
+    ``detach_original=True`` (the official ``cross_whitening_loss`` gets ``k_maps.detach()``, the original view).
 
     Taught in: notebooks/10_domain_generalization.ipynb
     """
     original, augmented = _levels("cross_covariance_loss", original, augmented)
     losses = []
     for f, fa in zip(original, augmented):
+        f = f.detach() if detach_original else f
         cross = cross_covariance_matrix(instance_normalize(f, eps), instance_normalize(fa, eps))  # [B, C, C]
         diag = torch.diagonal(cross, dim1=1, dim2=2)  # [B, C]
         losses.append(F.mse_loss(diag, torch.ones_like(diag)))
@@ -204,17 +210,26 @@ def _check_maps(name: str, emb: torch.Tensor, emb_aug: torch.Tensor, *grids: tor
 
 def sample_class_anchors(label: torch.Tensor, prediction: torch.Tensor, max_classes: int = 15,
                          samples_per_class: int = 50, generator: torch.Generator | None = None,
-                         ignore_index: int = 255) -> tuple[torch.Tensor, torch.Tensor]:
+                         ignore_index: int = 255, per_image: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """CWCL's anchor sampling: up to ``max_classes`` GT classes, ``samples_per_class`` pixels each, half hard.
 
-    Over the whole batch (``label``/``prediction`` ``[B, h, w]``, the prediction of the augmented view):
-    the classes present (``ignore_index`` excluded) are shuffled and the first ``max_classes`` kept. For
-    each, ``n = samples_per_class`` pixels are drawn without replacement: ``n/2`` *hard* ones (predicted
-    wrong) and ``n/2`` *easy* ones (predicted right); when one kind runs short the other fills in (the rule
-    of Wang et al.'s pixel contrast, which BlindNet's code follows). A class with fewer than ``n`` pixels
-    gives all of them.
+    ``label``/``prediction`` ``[B, h, w]``; *hard* = ``prediction != label``. BlindNet's official code passes
+    the **original** view's prediction here (``criterion_CWCL(embed_q, embed_k, gts, predict)``). For each
+    class, ``n = samples_per_class`` pixels are drawn without replacement: ``n/2`` hard and ``n/2`` easy; when
+    one kind runs short the other fills in (the rule of Wang et al.'s pixel contrast, which BlindNet's code
+    follows).
 
-    Returns ``(index [S], classes [S])``: flat indices into ``B·h·w`` and the GT class of each sample.
+    - ``per_image=True`` (official ``_hard_anchor_sampling``): each image on its own; a class is used only
+      if it has **more than** ``n`` pixels in that image (``> max_views``, so 50 pixels are skipped, 51 kept),
+      the first ``max_classes`` of them in class-id order.
+    - ``per_image=False`` (this package's first version): over the whole batch; the classes present are
+      shuffled and the first ``max_classes`` kept; a class with fewer than ``n`` pixels gives all of them.
+
+    Not reproduced: the official code fills the unused class slots of an image with random pixels (of any
+    class) that then act as extra anchors and negatives.
+
+    Returns ``(index [S], classes [S])``: flat indices into ``B·h·w`` and the GT class of each sample
+    (``index // (h·w)`` is the image).
 
     Taught in: notebooks/10_domain_generalization.ipynb
     """
@@ -224,20 +239,33 @@ def sample_class_anchors(label: torch.Tensor, prediction: torch.Tensor, max_clas
     g = torch.default_generator if generator is None else generator
     y = label.reshape(-1).cpu()  # [B·h·w]
     hard = (prediction.reshape(-1).cpu() != y)  # [B·h·w]
-    classes = torch.unique(y)
-    classes = classes[classes != ignore_index]
-    classes = classes[torch.randperm(classes.numel(), generator=g)][:max_classes]
+    if per_image:
+        hw = label[0].numel()
+        groups = []  # (pixels of one image, classes used there)
+        for b in range(label.shape[0]):
+            in_b = torch.zeros_like(y, dtype=torch.bool)
+            in_b[b * hw:(b + 1) * hw] = True
+            yb = y[in_b]
+            classes = [c for c in torch.unique(yb).tolist()
+                       if c != ignore_index and int((yb == c).sum()) > samples_per_class][:max_classes]
+            groups.append((in_b, classes))
+    else:
+        classes = torch.unique(y)
+        classes = classes[classes != ignore_index]
+        classes = classes[torch.randperm(classes.numel(), generator=g)][:max_classes]
+        groups = [(torch.ones_like(y, dtype=torch.bool), classes.tolist())]
     index, cls = [], []
-    for c in classes.tolist():
-        in_c = y == c
-        hard_idx = torch.nonzero(in_c & hard).flatten()
-        easy_idx = torch.nonzero(in_c & ~hard).flatten()
-        n_hard = min(hard_idx.numel(), max(samples_per_class // 2, samples_per_class - easy_idx.numel()))
-        n_easy = min(easy_idx.numel(), samples_per_class - n_hard)
-        pick = torch.cat([hard_idx[torch.randperm(hard_idx.numel(), generator=g)[:n_hard]],
-                          easy_idx[torch.randperm(easy_idx.numel(), generator=g)[:n_easy]]])
-        index.append(pick)
-        cls.append(torch.full_like(pick, c))
+    for where, classes in groups:
+        for c in classes:
+            in_c = where & (y == c)
+            hard_idx = torch.nonzero(in_c & hard).flatten()
+            easy_idx = torch.nonzero(in_c & ~hard).flatten()
+            n_hard = min(hard_idx.numel(), max(samples_per_class // 2, samples_per_class - easy_idx.numel()))
+            n_easy = min(easy_idx.numel(), samples_per_class - n_hard)
+            pick = torch.cat([hard_idx[torch.randperm(hard_idx.numel(), generator=g)[:n_hard]],
+                              easy_idx[torch.randperm(easy_idx.numel(), generator=g)[:n_easy]]])
+            index.append(pick)
+            cls.append(torch.full_like(pick, c))
     if not index:
         empty = torch.zeros(0, dtype=torch.long)
         return empty.to(label.device), empty.to(label.device)
@@ -251,25 +279,31 @@ def _pixels(emb: torch.Tensor) -> torch.Tensor:
 def class_wise_contrastive_loss(embedding: torch.Tensor, embedding_aug: torch.Tensor, label: torch.Tensor,
                                 prediction_aug: torch.Tensor, temperature: float = 0.07, max_classes: int = 15,
                                 samples_per_class: int = 50, generator: torch.Generator | None = None,
-                                ignore_index: int = 255) -> torch.Tensor:
+                                ignore_index: int = 255, per_image: bool = False) -> torch.Tensor:
     """Class-Wise Contrastive Loss (CWCL, BlindNet Sec. 3.3).
 
     ``embedding``/``embedding_aug`` ``[B, D, h, w]``: L2-normalised projections of the original and the
-    augmented view; ``label``, ``prediction_aug`` ``[B, h, w]`` on the same grid. Samples are drawn by
-    :func:`sample_class_anchors`; for sample i at pixel (m, n) of class y_i:
+    augmented view; ``label``, ``prediction_aug`` ``[B, h, w]`` on the same grid. ``prediction_aug`` is the
+    prediction that splits hard from easy samples — whichever view the caller chooses (official: the
+    *original* view's, see ``BlindNetConfig.cwcl_split_view``). Samples are drawn by
+    :func:`sample_class_anchors` (``per_image`` as there); for sample i at pixel (m, n) of class y_i:
     anchor = ``embedding_aug[m, n]``, positive = ``sg(embedding[m, n])``, negatives = ``sg(embedding)``
-    at the *other* samples whose class differs from y_i. Then :func:`info_nce`.
+    at the *other* samples whose class differs from y_i (with ``per_image=True`` only those of the same
+    image, as the official per-image ``bmm``). Then :func:`info_nce`.
 
     Taught in: notebooks/10_domain_generalization.ipynb
     """
     _check_maps("class_wise_contrastive_loss", embedding, embedding_aug, label, prediction_aug)
     index, cls = sample_class_anchors(label, prediction_aug, max_classes, samples_per_class, generator,
-                                      ignore_index)
+                                      ignore_index, per_image)
     if index.numel() == 0:
         return embedding_aug.sum() * 0.0
     anchors = _pixels(embedding_aug)[index]  # [S, D]
     positives = _pixels(embedding).detach()[index]  # [S, D]
     mask = cls[:, None] != cls[None, :]  # [S, S]: other classes only
+    if per_image:
+        image = index // label[0].numel()  # [S]
+        mask = mask & (image[:, None] == image[None, :])  # [S, S]: and the same image
     return info_nce(anchors, positives, positives, temperature, mask)
 
 
@@ -278,15 +312,25 @@ def semantic_disentanglement_contrastive_loss(embedding: torch.Tensor, embedding
                                               prediction_aug: torch.Tensor, temperature: float = 0.07,
                                               max_anchors: int = 750, negatives_per_class: int = 50,
                                               generator: torch.Generator | None = None,
-                                              ignore_index: int = 255) -> torch.Tensor:
+                                              ignore_index: int = 255, per_image: bool = False,
+                                              detach_negatives: bool = True) -> torch.Tensor:
     """Semantic Disentanglement Contrastive Loss (SDCL, BlindNet Sec. 3.3).
 
     Anchors: pixels with ``prediction == label`` (the original view is right) and
-    ``prediction_aug != label`` (the style change made it wrong), at most ``max_anchors`` drawn at random.
-    For anchor i, confused into class c_i = ``prediction_aug[i]``: anchor = ``embedding_aug[i]``, positive =
-    ``sg(embedding[i])``, negatives = ``sg(embedding_aug)`` at up to ``negatives_per_class`` pixels whose GT
-    is c_i (the class it was mistaken for). Anchors whose class c_i has no GT pixel in the batch have no
-    negative and drop out. Then :func:`info_nce`. Maps and grids as in :func:`class_wise_contrastive_loss`.
+    ``prediction_aug != label`` (the style change made it wrong). For anchor i, confused into class
+    c_i = ``prediction_aug[i]``: anchor = ``embedding_aug[i]``, positive = ``sg(embedding[i])``, negatives =
+    ``embedding_aug`` at pixels whose GT is c_i (the class it was mistaken for). Then :func:`info_nce`.
+
+    - ``per_image=True`` (official ``Disentangle_Sampler``): within each image, every anchor of class c_i
+      gets the same ``negatives_per_class`` pixels of GT c_i *of that image* (official ``num_patch`` = 20);
+      a confusion whose class has fewer pixels there gives no anchor; then at most ``max_anchors`` anchors
+      of the batch are kept at random (official 1000 per image).
+    - ``per_image=False`` (first version): at most ``max_anchors`` anchors drawn first, negatives from the
+      whole batch (up to ``negatives_per_class`` per class; a class with no GT pixel drops its anchors).
+
+    ``detach_negatives=False`` lets the gradient flow into the negatives too (official: they are taken from
+    ``feats_q``, the augmented view, which is not detached). Maps and grids as in
+    :func:`class_wise_contrastive_loss`.
 
     Taught in: notebooks/10_domain_generalization.ipynb
     """
@@ -296,6 +340,32 @@ def semantic_disentanglement_contrastive_loss(embedding: torch.Tensor, embedding
     y = label.reshape(-1).cpu()  # [B·h·w]
     p, pa = prediction.reshape(-1).cpu(), prediction_aug.reshape(-1).cpu()
     is_anchor = (y != ignore_index) & (p == y) & (pa != y)  # [B·h·w]
+    dev = embedding.device
+    pix, pix_aug = _pixels(embedding), _pixels(embedding_aug)  # [B·h·w, D]
+    neg_source = pix_aug.detach() if detach_negatives else pix_aug
+    if per_image:
+        hw = label[0].numel()
+        anchor_idx, neg_rows = [], []
+        for b in range(label.shape[0]):
+            lo, hi = b * hw, (b + 1) * hw
+            in_b = torch.nonzero(is_anchor[lo:hi]).flatten() + lo  # anchors of image b
+            for c in torch.unique(pa[in_b]).tolist():
+                pool = torch.nonzero(y[lo:hi] == c).flatten() + lo  # GT c in image b
+                if pool.numel() < negatives_per_class:
+                    continue  # the official sampler skips this confusion
+                pick = pool[torch.randperm(pool.numel(), generator=g)[:negatives_per_class]]  # [n]
+                a = in_b[pa[in_b] == c]
+                anchor_idx.append(a)
+                neg_rows.append(pick.expand(a.numel(), -1))  # [A_c, n]: one draw shared by these anchors
+        if not anchor_idx:
+            return embedding_aug.sum() * 0.0
+        anchor_idx, neg_rows = torch.cat(anchor_idx), torch.cat(neg_rows)  # [A], [A, n]
+        keep = torch.randperm(anchor_idx.numel(), generator=g)[:max_anchors]
+        anchor_idx, neg_rows = anchor_idx[keep], neg_rows[keep]
+        anchors = pix_aug[anchor_idx.to(dev)]  # [A, D]
+        positives = pix.detach()[anchor_idx.to(dev)]  # [A, D]
+        negatives = neg_source[neg_rows.to(dev)]  # [A, n, D]
+        return info_nce(anchors, positives, negatives, temperature)
     anchor_idx = torch.nonzero(is_anchor).flatten()
     anchor_idx = anchor_idx[torch.randperm(anchor_idx.numel(), generator=g)[:max_anchors]]  # [A]
     if anchor_idx.numel() == 0:
@@ -308,9 +378,8 @@ def semantic_disentanglement_contrastive_loss(embedding: torch.Tensor, embedding
         neg_idx.append(pick)
         neg_cls.append(torch.full_like(pick, c))
     neg_idx, neg_cls = torch.cat(neg_idx), torch.cat(neg_cls)  # [M], [M]
-    dev = embedding.device
-    anchors = _pixels(embedding_aug)[anchor_idx.to(dev)]  # [A, D]
-    positives = _pixels(embedding).detach()[anchor_idx.to(dev)]  # [A, D]
-    negatives = _pixels(embedding_aug).detach()[neg_idx.to(dev)]  # [M, D]
+    anchors = pix_aug[anchor_idx.to(dev)]  # [A, D]
+    positives = pix.detach()[anchor_idx.to(dev)]  # [A, D]
+    negatives = neg_source[neg_idx.to(dev)]  # [M, D]
     mask = (confused[:, None] == neg_cls[None, :]).to(dev)  # [A, M]
     return info_nce(anchors, positives, negatives, temperature, mask)

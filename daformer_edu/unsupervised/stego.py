@@ -18,7 +18,15 @@ Three kinds of pairs, each with its own weight λ and shift b (STEGO eq. 5):
 
 ``x_knn`` is one of the 7 nearest neighbours of ``x`` (cosine of global-average-pooled features, the table is
 built once); ``x_rand`` another image of the batch (a derangement: never the image itself). Pairs of
-similar images get a small b (more attraction), random pairs a larger one (mostly repulsion).
+similar images get a small b (more attraction), random pairs a larger one (mostly repulsion). As the official
+code (``neg_samples: 5``), the random term is averaged over ``neg_samples`` independent random pairings of
+the batch.
+
+Dropout: the official ``DinoFeaturizer`` returns ``(dropout(f), code)`` — the features that enter the
+correlation F are themselves dropped out (Dropout2d, p = 0.1, a mask of their own); the code is computed
+from dropped-out features as well. ``StegoConfig.correlation_dropout=True`` (default) does the same in
+:func:`train_stego`. One difference stays: our head draws one dropout mask for both of its branches, the
+official one draws one per branch (``cluster1(dropout(f)) + cluster2(dropout(f))``).
 
 The official code normalises with a plain mean over all sampled point pairs (not the sum the equation
 writes) — we do the same, so the official λ/b values keep their meaning.
@@ -59,6 +67,8 @@ class StegoConfig:
     0.91; b_self 0.46, b_knn 0.18, b_rand 0.31); ``bench/bench_stego.py`` tunes them for the synthetic pair.
     ``feature_samples`` points per side are drawn per image (official 11 → 11×11 points). ``levels`` picks
     the encoder stages whose maps are concatenated as the frozen feature (see :func:`backbone_features`).
+    ``neg_samples`` (official 5) random pairings per batch and ``correlation_dropout`` (F on dropped-out
+    features) follow the official code; ``neg_samples=1, correlation_dropout=False`` is our first version.
 
     Taught in: notebooks/11_unsupervised_stego.ipynb
     """
@@ -75,6 +85,8 @@ class StegoConfig:
     b_knn: float = 0.18
     b_rand: float = 0.31
     dropout: float = 0.1  # Dropout2d on the features before the head (official 0.1)
+    neg_samples: int = 5  # random pairings per batch, the random term is their mean (official 5; first version 1)
+    correlation_dropout: bool = True  # F is computed on dropped-out features (official); False: on the clean ones
     lr: float = 5e-4  # Adam, as the official code
     batch_size: int = 16
     iterations: int = 300
@@ -82,7 +94,7 @@ class StegoConfig:
 
     def __post_init__(self):
         self.levels = tuple(int(v) for v in self.levels)
-        for name in ("code_dim", "feature_samples", "num_neighbors", "batch_size", "iterations"):
+        for name in ("code_dim", "feature_samples", "num_neighbors", "batch_size", "iterations", "neg_samples"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"StegoConfig: {name}={getattr(self, name)!r} must be a positive integer")
         if not self.levels:
@@ -235,7 +247,8 @@ def stego_loss(feats: torch.Tensor, code: torch.Tensor, feats_knn: torch.Tensor,
     ``feats``/``feats_knn`` ``[B, C, h, w]`` frozen features of the images and of one kNN partner each,
     ``code``/``code_knn`` ``[B, D, h, w]`` their codes. ``feature_samples²`` points are drawn per image
     (one set for x, another for the partners); the random partner of image i is image ``perm[i]`` of the
-    same batch (a derangement), sampled at the partners' points — as the official code does.
+    same batch (a derangement), sampled at the partners' points — as the official code does. ``"rand"`` is
+    the mean over ``cfg.neg_samples`` such pairings, each with its own derangement (official ``neg_samples``).
 
     Taught in: notebooks/11_unsupervised_stego.ipynb
     """
@@ -245,12 +258,15 @@ def stego_loss(feats: torch.Tensor, code: torch.Tensor, feats_knn: torch.Tensor,
     c1, c2 = c1.to(feats.device), c2.to(feats.device)
     f, s = sample_points(feats, c1), sample_points(code, c1)  # [B, C, S, S], [B, D, S, S]
     f_knn, s_knn = sample_points(feats_knn, c2), sample_points(code_knn, c2)
-    perm = derangement(B, generator).to(feats.device)
-    f_rand, s_rand = sample_points(feats[perm], c2), sample_points(code[perm], c2)
+    rand = []
+    for _ in range(cfg.neg_samples):
+        perm = derangement(B, generator).to(feats.device)
+        f_rand, s_rand = sample_points(feats[perm], c2), sample_points(code[perm], c2)  # [B, C|D, S, S]
+        rand.append(stego_correlation_loss(correlation(f, f_rand), correlation(s, s_rand), cfg.b_rand))
     terms = {
         "self": stego_correlation_loss(correlation(f, f), correlation(s, s), cfg.b_self),
         "knn": stego_correlation_loss(correlation(f, f_knn), correlation(s, s_knn), cfg.b_knn),
-        "rand": stego_correlation_loss(correlation(f, f_rand), correlation(s, s_rand), cfg.b_rand),
+        "rand": torch.stack(rand).mean(),
     }
     terms["loss"] = cfg.lambda_self * terms["self"] + cfg.lambda_knn * terms["knn"] + cfg.lambda_rand * terms["rand"]
     return terms
@@ -262,7 +278,9 @@ def train_stego(feats: torch.Tensor, cfg: StegoConfig | None = None, knn: torch.
     so its features are computed once — that is what "frozen" buys).
 
     Every iteration: ``batch_size`` random images, one random neighbour each from the kNN table (built here
-    from pooled features if ``knn`` is None), codes from the head, :func:`stego_loss`, one Adam step.
+    from pooled features if ``knn`` is None), codes from the head, :func:`stego_loss`, one Adam step. With
+    ``cfg.correlation_dropout`` the features given to :func:`stego_loss` (for F) go through the head's
+    Dropout2d first, a mask drawn apart from the code's (official ``return self.dropout(image_feat), code``).
     Returns ``(head in eval mode, history)``; ``history`` has per-iteration lists ``loss``/``self``/``knn``/
     ``rand``, the ``knn_table`` used, ``config`` and ``wall_time_s``. Deterministic given ``cfg.seed``.
 
@@ -288,7 +306,10 @@ def train_stego(feats: torch.Tensor, cfg: StegoConfig | None = None, knn: torch.
         pick = torch.randint(knn.shape[1], (bs,), generator=gen)
         idx_knn = knn[idx, pick]  # [b]
         x, x_knn = feats[idx], feats[idx_knn]  # [b, C, h, w]
-        terms = stego_loss(x, head(x), x_knn, head(x_knn), cfg, gen)
+        code, code_knn = head(x), head(x_knn)  # [b, D, h, w]
+        if cfg.correlation_dropout:
+            x, x_knn = head.dropout(x), head.dropout(x_knn)  # F on dropped-out features, as official
+        terms = stego_loss(x, code, x_knn, code_knn, cfg, gen)
         opt.zero_grad(set_to_none=True)
         terms["loss"].backward()
         opt.step()
