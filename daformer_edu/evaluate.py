@@ -7,7 +7,9 @@ The protocol of every DAFormer config (``test_cfg=dict(mode='whole')``, the test
 ``configs/_base_/datasets/uda_gta_to_cityscapes_512x512.py``):
 
 1. **whole-image inference**: the 2048×1024 image is resized to 1024×512 (H×W = 512×1024, ``--size``),
-   bilinear, and the network sees all of it at once (no sliding window; that is HRDA's);
+   bilinear, and the network sees all of it at once (no sliding window; that is HRDA's). mmseg resizes the
+   uint8 image with OpenCV before normalising, here the normalised tensor is resized: at the exact factor 2
+   both average 2×2 pixels, and they differ only by OpenCV's rounding to uint8;
 2. the logits are resized bilinearly to the full label size (2048×1024) and the argmax is taken there
    (mmseg's ``whole_inference(rescale=True)``);
 3. IoU per class over the confusion matrix of the whole split, 19 classes, label 255 ignored; the mIoU is

@@ -273,7 +273,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # needs it: lr 2e-4 (paper 6e-5; measured on seed 0 with a pre-trained start on the first world: source-only 34.0
     # vs 31.7, DAFormer at 1k iterations 37.4 vs 31.4; bench/results/cpu-demo/probes_world1_2026-12-01.md), warmup 150 = 10 % of the run (the paper's 1,500 would be all of it), α_max 0.99
     # (the paper's; the released 0.999 averages over 1,000 steps, two thirds of this run). τ 0.968 as the paper;
-    # the official train-mode teacher (BatchNorm on batch statistics, dropout and drop-path off).
+    # the official train-mode teacher (BatchNorm on batch statistics, dropout and drop-path off). The head starts as
+    # PyTorch initialises it (head_init="pytorch", not the official "mmcv"): every committed CPU record and notebook
+    # was measured so; seed-0 uda with "mmcv": bench/results/cpu-demo/head_init_2026-12-01.md.
     "cpu-demo": dict(
         encoder="mit_b0", head="daformer", embed_dim=64, head_channels=64, head_init="pytorch", pretrained="embedded",
         image_size=(128, 256), crop_size=(128, 128), batch_size=2, iterations=1500,
