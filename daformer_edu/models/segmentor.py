@@ -16,7 +16,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import mit
-from .heads import DAFormerHead, SegFormerHead
+from .heads import DAFormerHead, SegFormerHead, init_head_like_mmcv
 from .embedded import load_embedded_weights
 from .weights import load_encoder_weights, _warn_training_from_scratch
 
@@ -24,6 +24,7 @@ __all__ = ["EncoderDecoder", "build_segmentor"]
 
 _ENCODERS = ("mit_b0", "mit_b1", "mit_b2", "mit_b3", "mit_b4", "mit_b5")
 _HEADS = {"daformer": DAFormerHead, "segformer": SegFormerHead}
+_HEAD_INITS = ("pytorch", "mmcv")
 
 
 class EncoderDecoder(nn.Module):
@@ -67,6 +68,7 @@ def build_segmentor(
     head_kwargs: dict | None = None,
     embed_dim: int | None = None,
     channels: int | None = None,
+    head_init: str = "pytorch",
 ) -> EncoderDecoder:
     """Build DAFormer's network: MiT-B5 encoder + context-aware fusion head (DAFormer §3.2), by default.
 
@@ -78,9 +80,14 @@ def build_segmentor(
     None to train from scratch (warns once).
     ``encoder_kwargs`` go to ``mit_b*(**kwargs)``; ``head_kwargs`` (and the shortcuts ``embed_dim``,
     ``channels``) to the head, e.g. ``build_segmentor("mit_b0", embed_dim=64, channels=64)`` for a tiny CPU model.
+    ``head_init``: ``"pytorch"`` (default: the head as PyTorch builds it) or ``"mmcv"`` (the official
+    initialisation, :func:`~daformer_edu.models.heads.init_head_like_mmcv`: kaiming-normal convs, BN 1/0,
+    classifier N(0, 0.01)); applies to a head given by name or as a module.
 
     Taught in: notebooks/04_fusion_decoder.ipynb
     """
+    if head_init not in _HEAD_INITS:
+        raise ValueError(f"build_segmentor: head_init={head_init!r} is unknown; use one of {_HEAD_INITS}.")
     if isinstance(encoder, str):
         if encoder not in _ENCODERS:
             raise ValueError(
@@ -126,4 +133,6 @@ def build_segmentor(
         dec = head
     else:
         raise TypeError(f"build_segmentor: head must be a name or an nn.Module, got {type(head).__name__}.")
+    if head_init == "mmcv":
+        init_head_like_mmcv(dec)
     return EncoderDecoder(enc, dec)

@@ -22,6 +22,26 @@ listing the keys and naming the format.
 
 No network access: ``source`` is a local path or an in-memory state dict.
 
+**Whole segmentors** (encoder + decode head) load with :func:`load_segmentor_weights`, e.g. the released
+DAFormer checkpoints: an mmseg file ``{"state_dict": {...}, "meta": ...}`` whose keys start with ``model.``
+(the student), ``ema_model.`` (the teacher) and ``imnet_model.`` (the frozen ImageNet model of FD). Under each,
+``backbone.*`` is SegFormer's MiT layout and ``decode_head.*`` the official DAFormer head's (the
+``DAFormerHead`` of ``mmseg/models/decode_heads/daformer_head.py`` with ``fusion_cfg`` of type ``aspp``,
+``sep=True``, mmcv ``ConvModule`` s named ``conv`` + ``bn``):
+
+==================================================================  ===========================================
+official key (under ``decode_head.``)                               this package (under ``head.``)
+==================================================================  ===========================================
+``embed_layers.{i}.proj.{weight,bias}`` (``MLP.proj``, a Linear)     ``embeds.{i}.{weight,bias}``
+``fuse_layer.aspp_modules.{j}.conv`` / ``.bn`` (dilation 1, 1×1)      ``fusion.branches.{j}.pointwise.0`` / ``.1``
+``fuse_layer.aspp_modules.{j}.depthwise_conv.conv`` / ``.bn``         ``fusion.branches.{j}.depthwise.0`` / ``.1``
+``fuse_layer.aspp_modules.{j}.pointwise_conv.conv`` / ``.bn``         ``fusion.branches.{j}.pointwise.0`` / ``.1``
+``fuse_layer.bottleneck.conv`` / ``.bn`` (3×3)                        ``fusion.bottleneck.0`` / ``.1``
+``conv_seg.{weight,bias}``                                           ``classifier.{weight,bias}``
+==================================================================  ===========================================
+
+and ``backbone.*`` → ``encoder.*`` through :func:`convert_segformer`.
+
 Taught in: notebooks/03_mix_ffn.ipynb
 """
 from __future__ import annotations
@@ -321,3 +341,179 @@ def _warn_training_from_scratch(where: str = "build_segmentor") -> None:
         UserWarning,
         stacklevel=3,
     )
+
+
+# ---------------------------------------------------------------------------------------------- segmentors
+class SegmentorWeightsError(ValueError):
+    """A checkpoint does not fit the segmentor: no such model in it, missing/unexpected keys, shape mismatches.
+
+    Taught in: notebooks/04_fusion_decoder.ipynb
+    """
+
+
+# The official DAFormer head (mmseg DAFormerHead, sep-ASPP fusion) → DAFormerHead, first matching rule wins.
+_DAFORMER_HEAD_RULES = [
+    (r"^embed_layers\.(\d+)\.proj\.", r"embeds.\1."),
+    (r"^fuse_layer\.aspp_modules\.(\d+)\.conv\.", r"fusion.branches.\1.pointwise.0."),  # dilation 1: 1×1 ConvModule
+    (r"^fuse_layer\.aspp_modules\.(\d+)\.bn\.", r"fusion.branches.\1.pointwise.1."),
+    (r"^fuse_layer\.aspp_modules\.(\d+)\.depthwise_conv\.conv\.", r"fusion.branches.\1.depthwise.0."),
+    (r"^fuse_layer\.aspp_modules\.(\d+)\.depthwise_conv\.bn\.", r"fusion.branches.\1.depthwise.1."),
+    (r"^fuse_layer\.aspp_modules\.(\d+)\.pointwise_conv\.conv\.", r"fusion.branches.\1.pointwise.0."),
+    (r"^fuse_layer\.aspp_modules\.(\d+)\.pointwise_conv\.bn\.", r"fusion.branches.\1.pointwise.1."),
+    (r"^fuse_layer\.bottleneck\.conv\.", "fusion.bottleneck.0."),
+    (r"^fuse_layer\.bottleneck\.bn\.", "fusion.bottleneck.1."),
+    (r"^conv_seg\.", "classifier."),
+]
+# Our trainer's checkpoint (train.py Trainer.state_dict) names the teacher "teacher".
+_TRAINER_MODELS = {"model": "model", "ema_model": "teacher", "teacher": "teacher"}
+
+
+def _convert_daformer_head(key: str) -> str | None:
+    for pattern, repl in _DAFORMER_HEAD_RULES:
+        if re.match(pattern, key):
+            return re.sub(pattern, repl, key)
+    return None
+
+
+def _load_file(path: str) -> object:
+    if not os.path.isfile(path):
+        hint = ""
+        if os.path.isdir(path):
+            hint = " It is a folder: pass the .pth file inside it (the official release: latest.pth)."
+        raise FileNotFoundError(f"load_segmentor_weights: no checkpoint file at {path!r}.{hint}")
+    if path.endswith((".tar.gz", ".tgz", ".tar", ".zip")) and not path.endswith(".pth"):
+        raise SegmentorWeightsError(
+            f"load_segmentor_weights: {path!r} is an archive; extract it first (tar -xzf {os.path.basename(path)}) "
+            "and pass the .pth inside (the official GTA→Cityscapes release: "
+            "211108_1622_gta2cs_daformer_s0_7f24c/latest.pth)."
+        )
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle of arbitrary objects: refused by weights_only
+        raise SegmentorWeightsError(
+            f"load_segmentor_weights: torch.load({path!r}, weights_only=True) failed: {e}\n"
+            "If you trust the file, load it yourself with torch.load(path, map_location='cpu', weights_only=False) "
+            "and pass the resulting dict as source (python -m daformer_edu.evaluate: --trust-checkpoint)."
+        ) from e
+
+
+def _prefixes(keys) -> list[str]:
+    return sorted({k.split(".", 1)[0] for k in keys})
+
+
+def segmentor_state_dict(
+    source: str | os.PathLike | Mapping, which: str = "model"
+) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """One model's weights from a checkpoint, renamed to :class:`EncoderDecoder`'s keys (``encoder.*``, ``head.*``).
+
+    Returns ``(state, origin)``: ``origin`` maps every returned key to the checkpoint's own key (for error
+    messages). Accepted ``source`` s (a path, or the loaded object):
+
+    * an mmseg checkpoint ``{"state_dict": {...}, "meta": ...}`` or its bare ``state_dict``: the official UDA
+      release with ``model.`` / ``ema_model.`` / ``imnet_model.`` prefixes (``which`` picks one), or a plain
+      mmseg segmentor (``backbone.*``, ``decode_head.*``; only ``which="model"``);
+    * this package's trainer checkpoint (``{"model": ..., "teacher": ..., "config": ...}``): ``which="model"``
+      the student, ``"ema_model"`` (or ``"teacher"``) the EMA teacher;
+    * a plain :class:`EncoderDecoder` state dict (``encoder.*``, ``head.*``).
+
+    A leading ``module.`` (DistributedDataParallel) is removed. Keys that fit no rule keep their name and
+    show up as unexpected keys when loading.
+
+    Taught in: notebooks/04_fusion_decoder.ipynb
+    """
+    raw = source if isinstance(source, Mapping) else _load_file(os.fspath(source))
+    if not isinstance(raw, Mapping):
+        raise SegmentorWeightsError(f"load_segmentor_weights: {source!r} does not hold a dict (got {type(raw)}).")
+    if isinstance(raw.get("state_dict"), Mapping):  # mmcv's save_checkpoint
+        raw = raw["state_dict"]
+    elif isinstance(raw.get("model"), Mapping) and "config" in raw:  # this package's trainer checkpoint
+        if which not in _TRAINER_MODELS:
+            raise SegmentorWeightsError(
+                f"load_segmentor_weights(which={which!r}): a daformer_edu trainer checkpoint holds 'model' (student) "
+                "and 'ema_model' (teacher, saved as 'teacher'); choose one of those."
+            )
+        inner = raw.get(_TRAINER_MODELS[which])
+        if not isinstance(inner, Mapping):
+            raise SegmentorWeightsError(
+                f"load_segmentor_weights(which={which!r}): this trainer checkpoint has no "
+                f"{_TRAINER_MODELS[which]!r} weights (a run without a teacher, e.g. source-only); use which='model'."
+            )
+        raw, which = inner, "model"  # the chosen model's own state dict (encoder.*, head.*)
+    state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in raw.items()
+             if isinstance(v, torch.Tensor)}
+    present = _prefixes(state)
+    if any(k.startswith(which + ".") for k in state):
+        state = {k[len(which) + 1:]: v for k, v in state.items() if k.startswith(which + ".")}
+        wrapper = which + "."
+    elif set(present) <= {"backbone", "decode_head", "auxiliary_head", "encoder", "head"} and present:
+        if which != "model":
+            raise SegmentorWeightsError(
+                f"load_segmentor_weights(which={which!r}): this checkpoint holds a single model (top-level key "
+                f"prefixes: {present}), not a UDA checkpoint with {which}.* keys; use which='model'."
+            )
+        wrapper = ""
+    else:
+        raise SegmentorWeightsError(
+            f"load_segmentor_weights(which={which!r}): the checkpoint has no '{which}.*' keys. Top-level key prefixes "
+            f"present: {present}. The released DAFormer checkpoints hold 'model' (student, what the official "
+            "test.sh evaluates), 'ema_model' (EMA teacher) and 'imnet_model' (frozen ImageNet model of FD)."
+        )
+    out: dict[str, torch.Tensor] = {}
+    origin: dict[str, str] = {}
+    for key, value in state.items():
+        new = key
+        if key.startswith("backbone."):  # SegFormer's MiT layout, as convert_segformer renames it
+            new = "encoder." + _rename(key[len("backbone."):], _SEGFORMER_RULES)
+        elif key.startswith("decode_head."):
+            head_key = _convert_daformer_head(key[len("decode_head."):])
+            new = "head." + head_key if head_key is not None else key
+        out[new], origin[new] = value, wrapper + key
+    return out, origin
+
+
+def load_segmentor_weights(
+    segmentor: nn.Module, source: str | os.PathLike | Mapping, which: str = "model"
+) -> nn.Module:
+    """Copy a whole segmentor's weights (encoder + DAFormer head, BN running statistics included) from ``source``.
+
+    ``which="model"`` loads the student (what the official ``test.sh`` evaluates: its ``revise_keys`` strip
+    ``model.``), ``which="ema_model"`` the EMA teacher. ``source`` is a path or a loaded checkpoint in any form
+    :func:`segmentor_state_dict` accepts — the released DAFormer GTA→Cityscapes ``latest.pth`` among them
+    (key table at the top of this module). Loading is strict: a key the segmentor needs that the checkpoint
+    lacks, a checkpoint key with no place in the segmentor, or a shape mismatch raises
+    :class:`SegmentorWeightsError` listing the keys (with their names in the checkpoint). Returns ``segmentor``.
+
+    Taught in: notebooks/04_fusion_decoder.ipynb
+    """
+    state, origin = segmentor_state_dict(source, which)
+    where = f"load_segmentor_weights(which={which!r}"
+    where += f", source={os.fspath(source)!r})" if not isinstance(source, Mapping) else ")"
+    return _load_converted(segmentor, state, origin, where)
+
+
+def _load_converted(segmentor: nn.Module, state: Mapping[str, torch.Tensor], origin: Mapping[str, str],
+                    where: str) -> nn.Module:
+    """Strictly load ``state`` (already in our key layout) into ``segmentor``; ``origin`` names keys in errors."""
+    expected = segmentor.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    if missing or unexpected:
+        shown = [k if origin.get(k, k) == k else f"{origin[k]} (→ {k})" for k in unexpected]
+        msg = [f"{where}: the checkpoint does not fit the segmentor."]
+        if missing:
+            msg.append(f"{len(missing)} missing key(s) (the segmentor needs them, the checkpoint lacks them): "
+                       f"{_list(missing)}")
+        if unexpected:
+            msg.append(f"{len(unexpected)} unexpected key(s) (the segmentor has no such parameter): {_list(shown)}")
+        msg.append("Check the encoder size (mit_b0 … mit_b5), the head ('daformer': the official DAFormer head "
+                   "with sep-ASPP fusion) and which= (model / ema_model).")
+        raise SegmentorWeightsError("\n".join(msg))
+    bad = [f"{origin.get(k, k)} → {k}: checkpoint {tuple(state[k].shape)} vs segmentor {tuple(v.shape)}"
+           for k, v in expected.items() if state[k].shape != v.shape]
+    if bad:
+        raise SegmentorWeightsError(
+            f"{where}: {len(bad)} shape mismatch(es): {_list(bad, 10)}\nBuild the segmentor with the checkpoint's "
+            "sizes (encoder, num_classes, embed_dim, channels), e.g. python -m daformer_edu.evaluate infers them."
+        )
+    segmentor.load_state_dict(state, strict=True)
+    return segmentor

@@ -1,0 +1,155 @@
+"""``python -m daformer_edu.evaluate`` on a tiny Cityscapes val tree and a tiny checkpoint in the official layout.
+
+The expected numbers are computed here independently: images read and normalised with numpy, the network
+run by hand at the inference size, logits resized to the label, argmax, confusion matrix with
+``np.bincount`` and IoU = TP / (TP + FP + FN).
+"""
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from daformer_edu.evaluate import main
+from daformer_edu.models import build_segmentor
+from daformer_edu.models.weights import SegmentorWeightsError
+from test_segmentor_weights import official_to_ours
+
+H, W = 64, 128  # the tiny "full-size" label
+SIZE = (32, 64)  # inference size (the official 512×1024 scaled down)
+NAMES = ["aachen/aachen_000000_000019", "aachen/aachen_000001_000019", "bremen/bremen_000000_000019"]
+MEAN = np.array([123.675, 116.28, 103.53])
+STD = np.array([58.395, 57.12, 57.375])
+
+
+def _tiny_model(seed):
+    torch.manual_seed(seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = build_segmentor("mit_b0", num_classes=19, embed_dim=16, channels=16)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():  # non-trivial BN statistics and a classifier that predicts many classes
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.copy_(0.1 * torch.randn(m.running_mean.shape, generator=g))
+                m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
+        model.head.classifier.weight.mul_(20)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cityscapes")
+    rng = np.random.default_rng(0)
+    for name in NAMES:
+        city = name.split("/")[0]
+        (root / "leftImg8bit/val" / city).mkdir(parents=True, exist_ok=True)
+        (root / "gtFine/val" / city).mkdir(parents=True, exist_ok=True)
+        image = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+        label = rng.integers(0, 19, (H, W), dtype=np.uint8)
+        label[rng.random((H, W)) < 0.1] = 255
+        Image.fromarray(image).save(root / f"leftImg8bit/val/{name}_leftImg8bit.png")
+        Image.fromarray(label).save(root / f"gtFine/val/{name}_gtFine_labelTrainIds.png")
+    student, teacher = _tiny_model(1), _tiny_model(2)
+    sd = {}
+    for prefix, model in (("model", student), ("ema_model", teacher)):
+        ours = model.state_dict()
+        for off, key in official_to_ours().items():
+            sd[f"{prefix}.{off}"] = ours[key].clone()
+    ckpt = root / "latest.pth"
+    torch.save({"state_dict": sd, "meta": {"iter": 40000, "CLASSES": ("road",)}}, ckpt)
+    return root, ckpt, {"model": student, "ema_model": teacher}
+
+
+def _expected(root, model):
+    """Predictions and IoU computed by hand."""
+    confusion = np.zeros((19, 19), dtype=np.int64)
+    preds = {}
+    for name in NAMES:
+        image = np.asarray(Image.open(root / f"leftImg8bit/val/{name}_leftImg8bit.png"), dtype=np.float64)
+        label = np.asarray(Image.open(root / f"gtFine/val/{name}_gtFine_labelTrainIds.png")).astype(np.int64)
+        x = torch.from_numpy(((image - MEAN) / STD).transpose(2, 0, 1)).float()[None]  # [1, 3, H, W]
+        x = F.interpolate(x, size=SIZE, mode="bilinear", align_corners=False)
+        with torch.no_grad():
+            logits = model(x)                                                         # [1, 19, 32, 64]
+        logits = F.interpolate(logits, size=(H, W), mode="bilinear", align_corners=False)
+        pred = logits.argmax(1)[0].numpy()
+        preds[name] = pred
+        keep = label != 255
+        confusion += np.bincount(19 * label[keep] + pred[keep], minlength=361).reshape(19, 19)
+    tp = np.diag(confusion).astype(float)
+    union = confusion.sum(0) + confusion.sum(1) - tp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        iou = np.where(union > 0, tp / union, np.nan)
+    return preds, confusion, iou
+
+
+@pytest.mark.parametrize("which", ["model", "ema_model"])
+def test_metrics_and_predictions_match_a_hand_computation(tree, tmp_path, which, capsys):
+    root, ckpt, models = tree
+    out = tmp_path / "eval"
+    main(["--checkpoint", str(ckpt), "--dataset", "cityscapes", "--root", str(root), "--which", which,
+          "--size", "32x64", "--out", str(out), "--save-predictions", "--synthia-16", "--device", "cpu"])
+    preds, confusion, iou = _expected(root, models[which])
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["architecture"] == {"encoder": "mit_b0", "num_classes": 19, "embed_dim": 16, "channels": 16}
+    assert m["num_images"] == 3 and m["size"] == [32, 64] and m["which"] == which
+    assert np.array_equal(np.array(m["confusion"]), confusion)
+    assert m["miou"] == pytest.approx(100 * np.nanmean(iou), abs=1e-3)
+    keep16 = [c for c in range(19) if c not in (9, 14, 16)]
+    assert m["miou_16"] == pytest.approx(100 * np.nanmean(iou[keep16]), abs=1e-3)
+    for c, (name, v) in enumerate(m["per_class_iou"].items()):
+        assert (v is None) if np.isnan(iou[c]) else v == pytest.approx(100 * iou[c], abs=1e-3), name
+    assert m["acc"] == pytest.approx(100 * np.trace(confusion) / confusion.sum(), abs=1e-3)
+    assert len(set(np.concatenate([p.ravel() for p in preds.values()]).tolist())) > 3  # a non-trivial model
+    for name, pred in preds.items():
+        png = np.asarray(Image.open(out / "predictions" / f"{name}_labelTrainIds.png"))
+        assert png.dtype == np.uint8 and png.shape == (H, W)
+        assert np.array_equal(png, pred), name
+    printed = capsys.readouterr().out
+    assert "sidewalk" in printed and f"mIoU (19 classes): {m['miou']:.2f}" in printed
+
+
+def test_student_and_teacher_differ(tree, tmp_path):
+    root, ckpt, _ = tree
+    res = {w: main(["--checkpoint", str(ckpt), "--root", str(root), "--which", w, "--size", "32x64"]) for w in
+           ("model", "ema_model")}
+    assert res["model"]["confusion"] != res["ema_model"]["confusion"]
+
+
+def test_clear_errors(tree, tmp_path, capsys):
+    root, ckpt, models = tree
+    with pytest.raises(SystemExit) as e:  # missing dataset root: the dataset's own error
+        main(["--checkpoint", str(ckpt), "--root", str(tmp_path / "nowhere")])
+    assert e.value.code == 2 and "leftImg8bit" in capsys.readouterr().err
+    wrong = tmp_path / "mit_b0.pth"  # an ImageNet encoder checkpoint is not a segmentor checkpoint
+    torch.save({f"patch_embed1.proj.{p}": torch.zeros(3) for p in ("weight", "bias")}, wrong)
+    with pytest.raises(SystemExit) as e:
+        main(["--checkpoint", str(wrong), "--root", str(root)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "no 'model.*' keys" in err and "patch_embed1" in err
+    with pytest.raises(SystemExit) as e:
+        main(["--checkpoint", str(ckpt), "--root", str(root), "--which", "teacher"])
+    assert "['ema_model', 'model']" in capsys.readouterr().err
+    from daformer_edu.evaluate import evaluate_checkpoint
+
+    with pytest.raises(SegmentorWeightsError, match="shape mismatch"):  # --encoder that does not fit the weights
+        evaluate_checkpoint(ckpt, root, encoder="mit_b1")
+
+
+def test_a_pickled_object_needs_trust(tree, tmp_path, capsys):
+    import argparse
+
+    root, ckpt, _ = tree
+    odd = tmp_path / "odd.pth"
+    torch.save({**torch.load(ckpt, weights_only=True), "args": argparse.Namespace(seed=0)}, odd)
+    with pytest.raises(SystemExit):
+        main(["--checkpoint", str(odd), "--root", str(root), "--size", "32x64"])
+    assert "--trust-checkpoint" in capsys.readouterr().err
+    ok = main(["--checkpoint", str(odd), "--root", str(root), "--size", "32x64", "--trust-checkpoint"])
+    assert ok["confusion"] == main(["--checkpoint", str(ckpt), "--root", str(root), "--size", "32x64"])["confusion"]
