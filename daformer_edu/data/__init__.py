@@ -24,11 +24,10 @@ _LAZY = {
     "CityscapesDataset": ".cityscapes",
     "FolderDataset": ".folder",
 }
-# ClassTable and FolderDataset are importable from here; they join __all__ once a notebook shows them
-# (tests/test_consistency.py requires every public name to be taught).
 
 __all__ = [
-    "SyntheticDomain", "GTADataset", "SynthiaDataset", "CityscapesDataset", "SegmentationDataset",
+    "SyntheticDomain", "GTADataset", "SynthiaDataset", "CityscapesDataset", "FolderDataset", "SegmentationDataset",
+    "ClassTable",
     "compute_class_stats", "samples_with_class", "save_class_stats", "load_class_stats",
     "CLASSES", "PALETTE", "NUM_CLASSES", "IGNORE_INDEX", "THING_CLASSES", "SYNTHIA_16",
     "DatasetError", "DatasetNotFoundError", "LabelsNotAvailableError",

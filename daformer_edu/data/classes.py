@@ -56,6 +56,7 @@ __all__ = [
     "TRAINID_TO_CITYSCAPES_ID",
     "SYNTHIA_ID_TO_TRAINID",
     "lut_from_mapping",
+    "ClassTable",
 ]
 
 NUM_CLASSES = 19
@@ -231,7 +232,7 @@ class ClassTable:
     >>> ClassTable(("sky", "car"), ((70, 130, 180), (0, 0, 142)), things=(1,)).stuff
     (0,)
 
-    Taught in: notebooks/07_thing_mask_pooling.ipynb
+    Taught in: notebooks/09_full_uda.ipynb
     """
 
     names: tuple[str, ...]

@@ -32,9 +32,8 @@ __all__ = [
     "ContextAwareFusion",
     "SegFormerHead",
     "DAFormerHead",
+    "init_head_like_mmcv",
 ]
-# init_head_like_mmcv is public (importable, documented) but stays out of __all__ until a notebook teaches it
-# (tests/test_consistency.py requires every __all__ name to be used by a notebook).
 
 
 class _ConvBNReLU(nn.Sequential):

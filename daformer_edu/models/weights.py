@@ -61,6 +61,7 @@ __all__ = [
     "convert_hf",
     "convert_timm",
     "load_encoder_weights",
+    "load_segmentor_weights",
 ]
 
 _FORMATS = ("segformer", "hf", "timm", "mit")
@@ -347,7 +348,7 @@ def _warn_training_from_scratch(where: str = "build_segmentor") -> None:
 class SegmentorWeightsError(ValueError):
     """A checkpoint does not fit the segmentor: no such model in it, missing/unexpected keys, shape mismatches.
 
-    Taught in: notebooks/04_fusion_decoder.ipynb
+    Taught in: notebooks/09_full_uda.ipynb
     """
 
 
@@ -419,7 +420,7 @@ def segmentor_state_dict(
     A leading ``module.`` (DistributedDataParallel) is removed. Keys that fit no rule keep their name and
     show up as unexpected keys when loading.
 
-    Taught in: notebooks/04_fusion_decoder.ipynb
+    Taught in: notebooks/09_full_uda.ipynb
     """
     raw = source if isinstance(source, Mapping) else _load_file(os.fspath(source))
     if not isinstance(raw, Mapping):
@@ -483,7 +484,7 @@ def load_segmentor_weights(
     lacks, a checkpoint key with no place in the segmentor, or a shape mismatch raises
     :class:`SegmentorWeightsError` listing the keys (with their names in the checkpoint). Returns ``segmentor``.
 
-    Taught in: notebooks/04_fusion_decoder.ipynb
+    Taught in: notebooks/09_full_uda.ipynb
     """
     state, origin = segmentor_state_dict(source, which)
     where = f"load_segmentor_weights(which={which!r}"
