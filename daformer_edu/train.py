@@ -94,8 +94,10 @@ class TrainConfig:
 
     Fields are grouped as: what to run (``mode``), data, network, optimisation (AdamW, warmup + poly),
     self-training (EMA α_max, τ, q_T per image), the strategy switches of the paper's ablations (``rcs``,
-    ``fd``, ``warmup``, ``classmix``, ``per_image_qt``), and engineering (precision, device, intervals,
-    output folder, ``resume``). ``rcs``/``fd`` left at ``None`` follow the mode: on for ``uda``, off for
+    ``fd``, ``warmup``, ``classmix``), the switches between the paper's and the official code's form
+    (``per_image_qt``, ``teacher_train_mode``, ``classmix_batch_pool``, ``augment_coins_per_batch``,
+    ``fd_per_image``, ``rcs_fc_all_pixels``; the README's table "Paper vs official code" lists every difference
+    and which preset runs which), and engineering (precision, device, intervals, output folder, ``resume``). ``rcs``/``fd`` left at ``None`` follow the mode: on for ``uda``, off for
     ``source-only`` and ``oracle`` (the plain baselines); set them to ``True``/``False`` to override.
     Build one from a preset with :func:`make_config`. Invalid values raise at once, naming the field and
     the valid values.
@@ -158,7 +160,7 @@ class TrainConfig:
     fd_lambda: float = 0.005
     fd_min_ratio: float = 0.75  # r of the thing mask
     # -- engineering -------------------------------------------------------------------------------
-    amp: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32
+    amp: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32. Paper and official code: fp32; bf16 is ours
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     eval_interval: int = 4000  # evaluate on target val every N iterations (0 = only at the end)
     checkpoint_interval: int = 4000  # checkpoint every N iterations (and always at the end)
