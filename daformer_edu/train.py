@@ -771,6 +771,9 @@ class Trainer:
         Taught in: notebooks/09_full_uda.ipynb
         """
         saved, now = state["config"], asdict(self.config)
+        # A checkpoint written before a field existed ran as that field's default (e.g. fd_per_image=False).
+        saved = {**{f.name: f.default for f in dataclasses.fields(TrainConfig)
+                    if f.default is not dataclasses.MISSING}, **saved}
         free = {"resume", "out", "progress", "num_workers", "device", "eval_interval", "checkpoint_interval",
                 "log_interval", "snapshot_images", "preset"}
         diff = {k: (saved.get(k), v) for k, v in now.items() if k not in free and _norm(saved.get(k)) != _norm(v)}

@@ -139,3 +139,19 @@ def test_gpu_full_is_the_official_recipe_where_the_table_says_so():
 def test_cpu_demo_keeps_its_recorded_choices():
     demo = PRESETS["cpu-demo"]
     assert demo["ema_alpha"] == 0.99 and demo["teacher_train_mode"] is True and demo["amp"] == "fp32"
+
+
+def test_a_checkpoint_from_before_the_switches_resumes(tmp_path):
+    """Checkpoints written before these fields existed hold no value for them: they ran as the defaults."""
+    from daformer_edu.checkpoint import load_checkpoint, save_checkpoint
+
+    first = Trainer(tiny(iterations=2, checkpoint_interval=1, out=str(tmp_path)))
+    first.fit(stop_at=1)
+    state = load_checkpoint(tmp_path)
+    for name in SWITCHES:
+        del state["config"][name]
+    save_checkpoint(state, tmp_path / "checkpoint.pt")
+    resumed = Trainer(tiny(iterations=2, checkpoint_interval=1, out=str(tmp_path), resume=str(tmp_path)))
+    assert resumed.iteration == 1
+    with pytest.raises(ValueError, match="fd_per_image"):
+        Trainer(tiny(iterations=2, out=str(tmp_path), resume=str(tmp_path), fd_per_image=True))
