@@ -11,6 +11,12 @@ A class that is neither in the labels nor in the predictions has union 0: its Io
 it (mmseg's rule, used by DAFormer). A class that is predicted but never in the labels has IoU 0 and counts.
 Synthia → Cityscapes results average over 16 classes: ``mean_iou(M, classes=SYNTHIA_16)``.
 
+The protocol of DAFormer (mmseg, ``test_cfg=dict(mode='whole')`` in every DAFormer config): the Cityscapes val
+image is resized to 1024×512, the network runs on the whole image, its logits are resized (bilinear) to the
+full 2048×1024 label and scored there, 19 classes. ``evaluate`` does this when the dataset gives the image at
+the inference size and the label at full resolution (what the trainer builds), or with ``size=(512, 1024)``
+on full-size pairs. Sliding-window inference (``SlidingWindow``) is HRDA's protocol, kept as an option.
+
 Taught in: notebooks/09_full_uda.ipynb
 """
 from __future__ import annotations
@@ -93,8 +99,10 @@ def pixel_accuracy(confusion: torch.Tensor) -> float:
 class SlidingWindow:
     """Sliding-window inference settings: ``crop=(h, w)`` windows every ``stride=(sh, sw)`` pixels.
 
-    mmseg's "slide" mode (DAFormer evaluates Cityscapes with 1024×1024 windows, stride 512×512): logits of
-    overlapping windows are summed and divided by how many windows covered each pixel.
+    mmseg's "slide" mode: logits of overlapping windows are summed and divided by how many windows covered
+    each pixel. It is HRDA's protocol (Hoyer et al. 2022b, config ``gtaHR2csHR_hrda``: 1024×1024 windows,
+    stride 512×512, on full-resolution 2048×1024 Cityscapes), *not* DAFormer's: every DAFormer config uses
+    ``test_cfg=dict(mode='whole')``, whole-image inference at 1024×512 (``predict`` without a window).
 
     Taught in: notebooks/09_full_uda.ipynb
     """
@@ -150,6 +158,7 @@ def predict(model, image: torch.Tensor, size=None, sliding_window: SlidingWindow
         logits = _slide(model, x, sliding_window)
     else:
         logits = model(x)                                                          # [B, K, h, w]
+    logits = logits.float()  # resize and compare in fp32, also under bf16 autocast
     if tuple(logits.shape[-2:]) != out_size:
         logits = F.interpolate(logits, size=out_size, mode="bilinear", align_corners=False)
     result = (logits if return_logits else logits.argmax(dim=1)).to(image.device)  # back where the image was
@@ -163,8 +172,11 @@ def evaluate(model, data, num_classes: int = 19, device=None, size=None, sliding
 
     ``miou`` and ``iou`` (a list of K floats, NaN for absent classes) are fractions in [0, 1]; multiply by
     100 for the percent of papers. ``confusion`` is the ``[K, K]`` CPU tensor. Predictions are made at the
-    label size (see ``predict``). The model is put in eval mode and restored afterwards. The progress bar
-    (``tqdm.auto``) is hidden with ``progress=False`` or the environment variable ``TQDM_DISABLE=1``.
+    label size (see ``predict``): the logits are resized (bilinear) to each batch's label, so a label kept at
+    full resolution is scored at full resolution — mmseg's protocol. ``size=(h, w)`` resizes the image before
+    the forward pass (for datasets that give the image at full size). The model is put in eval mode and
+    restored afterwards. The progress bar (``tqdm.auto``) is hidden with ``progress=False`` or the environment
+    variable ``TQDM_DISABLE=1``.
 
     Taught in: notebooks/09_full_uda.ipynb
     """

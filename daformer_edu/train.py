@@ -60,7 +60,7 @@ import torch.distributed as dist
 from torch import nn
 
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .data.classes import CLASSES, IGNORE_INDEX, NUM_CLASSES
+from .data.classes import CLASSES, IGNORE_INDEX, ClassTable
 from .models import build_segmentor
 from .uda.dacs import classmix_masks, mix, strong_augment
 from .uda.ema import ema_update, set_teacher_mode
@@ -82,8 +82,8 @@ __all__ = [
 ]
 
 MODES = ("source-only", "uda", "oracle")
-SOURCES = ("synthetic", "gta", "synthia")
-TARGETS = ("synthetic", "cityscapes")
+SOURCES = ("synthetic", "gta", "synthia", "folder")
+TARGETS = ("synthetic", "cityscapes", "folder")  # folder: your own images/labels/classes.json (data/folder.py)
 ENCODERS = ("mit_b0", "mit_b1", "mit_b2", "mit_b3", "mit_b4", "mit_b5")
 AMP = ("auto", "bf16", "fp32")
 
@@ -111,12 +111,15 @@ class TrainConfig:
     seed: int = 0  # training randomness: init, crops, ClassMix, augmentation, dropout
     iterations: int = 40000
     # -- data --------------------------------------------------------------------------------------
-    source: str = "synthetic"  # synthetic | gta | synthia
-    target: str = "synthetic"  # synthetic | cityscapes
-    source_root: str | None = None  # folder of a real source dataset (GTA / Synthia layout)
-    target_root: str | None = None  # folder of Cityscapes
-    image_size: tuple[int, int] = (512, 1024)  # (H, W) synthetic images are rendered at / real ones resized to
-    source_image_size: tuple[int, int] | None = None  # real source resize bound; None = image_size (GTA: 720×1280)
+    source: str = "synthetic"  # synthetic | gta | synthia | folder
+    target: str = "synthetic"  # synthetic | cityscapes | folder
+    source_root: str | None = None  # folder of a real source dataset (GTA / Synthia / folder layout)
+    target_root: str | None = None  # folder of Cityscapes (or of a folder dataset)
+    image_size: tuple[int, int] = (512, 1024)  # (H, W) synthetic images are rendered at / Cityscapes resized to
+    # (H, W) resize bound of a real source (keep ratio). None = the official size for that source — GTA 720×1280,
+    # Synthia 760×1280 (DAFormer's data configs) — scaled as image_size is from the official 512×1024 (so gpu-full
+    # gets exactly the official sizes); the synthetic source is rendered at image_size. See _source_image_size.
+    source_image_size: tuple[int, int] | None = None
     crop_size: tuple[int, int] = (512, 512)  # (H, W) random training crops
     cat_max_ratio: float = 0.75  # source crops: re-draw while one class fills ≥ this share
     synthetic_train_length: int = 10000  # images in each synthetic training split
@@ -225,7 +228,10 @@ def _validate(cfg: TrainConfig) -> None:
     for name in ("classmix_batch_pool", "augment_coins_per_batch", "fd_per_image", "rcs_fc_all_pixels"):
         if not isinstance(getattr(cfg, name), bool):  # paper (False) or official code (True), nothing else
             raise ValueError(f"TrainConfig: {name}={getattr(cfg, name)!r} must be True or False")
-    for name, size in (("image_size", cfg.image_size), ("crop_size", cfg.crop_size)):
+    sizes = [("image_size", cfg.image_size), ("crop_size", cfg.crop_size)]
+    if cfg.source_image_size is not None:
+        sizes.append(("source_image_size", cfg.source_image_size))
+    for name, size in sizes:
         if len(size) != 2 or min(size) < 32:
             raise ValueError(f"TrainConfig: {name}={size} must be (H, W) with both sides ≥ 32")
     if cfg.crop_size[0] % 32 or cfg.crop_size[1] % 32:
@@ -274,8 +280,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # Precision fp32 as paper and released code (no fp16 hook: optimizer_config=None). amp="bf16" is this
     # package's speed option (0.307 s / iteration on one H200, README "Measured"); its effect on mIoU has not
     # been measured on a GPU, and on a CPU without bf16 instructions a cpu-demo run takes ~13 h
-    # (bench/results/cpu-demo/official_options.md), so it is not the default. Give pretrained=<mit_b5.pth>
-    # and the dataset roots for the real thing.
+    # (bench/results/cpu-demo/official_options.md), so it is not the default.
+    # Sizes and protocol of the official data configs: GTA resized to 1280×720, Synthia 1280×760 (source_image_size
+    # None), Cityscapes 1024×512 (image_size); val scored at the full 2048×1024 labels, whole-image inference.
+    # Give pretrained=<mit_b5.pth> and the dataset roots for the real thing.
     "gpu-full": dict(
         encoder="mit_b5", head="daformer", embed_dim=256, head_channels=256,
         image_size=(512, 1024), crop_size=(512, 512), batch_size=2, iterations=40000,
@@ -368,17 +376,48 @@ class NonFiniteLossError(FloatingPointError):
 # ------------------------------------------------------------------------------------------------
 # Data: datasets from the data package, and crops that are a pure function of (seed, iteration, slot).
 # ------------------------------------------------------------------------------------------------
+# The official resize bounds (H, W) of DAFormer's data configs (uda_gta_to_cityscapes_512x512,
+# uda_synthia_to_cityscapes_512x512): mmseg's Resize(img_scale=(1280, 720)) etc., keep ratio.
+_OFFICIAL_IMAGE_SIZE = {"gta": (720, 1280), "synthia": (760, 1280), "cityscapes": (512, 1024)}
+
+
+def _source_image_size(cfg: TrainConfig) -> tuple[int, int]:
+    """The resize bound of the source images: ``source_image_size`` if set, else the official one.
+
+    Synthetic: ``image_size`` (rendered there, nothing is resized); a folder source: ``image_size`` too. GTA / Synthia: the official bound scaled by
+    ``f``, the keep-ratio factor from Cityscapes' official 512×1024 to ``image_size`` — f = 1 for gpu-full, so
+    GTA 1914×1052 → 1280×704 and Synthia stays 1280×760; a smaller ``image_size`` shrinks the source with the
+    target, so that objects keep the official source/target scale ratio.
+    """
+    if cfg.source_image_size is not None:
+        return cfg.source_image_size
+    if cfg.source in ("synthetic", "folder"):  # folder: your own images, resized like the target
+        return cfg.image_size
+    ref = _OFFICIAL_IMAGE_SIZE["cityscapes"]
+    f = min(max(cfg.image_size) / max(ref), min(cfg.image_size) / min(ref))
+    h, w = _OFFICIAL_IMAGE_SIZE[cfg.source]
+    return int(h * f + 0.5), int(w * f + 0.5)
+
+
 def _datasets(cfg: TrainConfig) -> dict[str, torch.utils.data.Dataset]:
-    """source train (labelled), target train (no labels; labelled for ``oracle``), target val (labelled)."""
+    """source train (labelled), target train (no labels; labelled for ``oracle``), target val (labelled).
+
+    Sizes as the official data configs: the source resized to ``_source_image_size(cfg)`` (gpu-full: GTA
+    720×1280, Synthia 760×1280), Cityscapes to ``image_size`` (512×1024), both keeping the aspect ratio, then
+    ``crop_size`` crops. Validation follows mmseg's test pipeline: the image is resized to ``image_size``
+    for whole-image inference, the label stays at full resolution (Cityscapes 2048×1024), and
+    ``metrics.evaluate`` resizes the logits (bilinear) to it before the argmax. The synthetic pair is rendered
+    at ``image_size`` with its labels, so there nothing is resized.
+    """
     from .data import transforms as T
 
-    src_size = cfg.source_image_size or cfg.image_size
-    src_tf = T.Compose([T.Resize(src_size), T.RandomCrop(cfg.crop_size, cfg.cat_max_ratio), T.RandomFlip(0.5)])
-    # No cat_max_ratio on target crops: it would read target labels (see data/transforms.py).
+    src_tf = T.Compose([T.Resize(_source_image_size(cfg)), T.RandomCrop(cfg.crop_size, cfg.cat_max_ratio),
+                        T.RandomFlip(0.5)])
+    # No cat_max_ratio on target crops, as the official target pipeline: it would read target labels.
     tgt_tf = T.Compose([T.Resize(cfg.image_size), T.RandomCrop(cfg.crop_size), T.RandomFlip(0.5)])
     oracle_tf = T.Compose([T.Resize(cfg.image_size), T.RandomCrop(cfg.crop_size, cfg.cat_max_ratio),
                            T.RandomFlip(0.5)])
-    val_tf = T.Compose([T.Resize(cfg.image_size)])
+    val_tf = T.Compose([T.Resize(cfg.image_size, resize_label=False)])  # labels at full resolution
     out: dict[str, torch.utils.data.Dataset] = {}
 
     if cfg.source == "synthetic":
@@ -390,6 +429,10 @@ def _datasets(cfg: TrainConfig) -> dict[str, torch.utils.data.Dataset]:
         from .data import GTADataset
 
         out["source"] = GTADataset(cfg.source_root, transform=src_tf)
+    elif cfg.source == "folder":
+        from .data.folder import FolderDataset
+
+        out["source"] = FolderDataset(cfg.source_root, _folder_split(cfg.source_root), transform=src_tf, labels=True)
     else:
         from .data import SynthiaDataset
 
@@ -405,6 +448,20 @@ def _datasets(cfg: TrainConfig) -> dict[str, torch.utils.data.Dataset]:
             # The oracle (upper bound) alone may read the target training labels.
             out["target"] = SyntheticDomain("target", "train", length=cfg.synthetic_train_length, transform=oracle_tf,
                                             labels=True, **kw)
+    elif cfg.target == "folder":
+        from .data.folder import FolderDataset
+
+        split, oracle = _folder_split(cfg.target_root), cfg.mode == "oracle"
+        out["target"] = FolderDataset(cfg.target_root, split, transform=oracle_tf if oracle else tgt_tf, labels=oracle)
+        if not (Path(cfg.target_root) / "images" / "val").is_dir():
+            from .data.io import DatasetNotFoundError
+
+            raise DatasetNotFoundError(f"target_root={cfg.target_root!r}: a folder target needs a labelled validation "
+                                       "split, images/val/ and labels/val/ (see daformer_edu/data/folder.py)")
+        val = FolderDataset(cfg.target_root, "val", transform=val_tf, labels=True)
+        if cfg.val_length:
+            val = torch.utils.data.Subset(val, range(min(cfg.val_length, len(val))))
+        out["val"] = val
     else:
         from .data import CityscapesDataset
 
@@ -438,6 +495,24 @@ def _label_pixels(dataset) -> int:
                 total += im.size[0] * im.size[1]
         return total
     return sum(int(base.load_label(i).size) for i in indices)
+
+
+def _folder_split(root) -> str | None:
+    """A folder dataset's training split: ``"train"`` when ``ROOT/images/train`` exists, else the flat layout."""
+    return "train" if (Path(root) / "images" / "train").is_dir() else None
+
+
+def _class_table(datasets: dict) -> ClassTable:
+    """The source dataset's ``ClassTable``; the target's (train and val) must be the same table."""
+    def table(ds):
+        while isinstance(ds, torch.utils.data.Subset):
+            ds = ds.dataset
+        return getattr(ds, "classes", ClassTable.cityscapes())
+
+    source = table(datasets["source"])
+    for key in ("target", "val"):
+        source.check_matches(table(datasets[key]), "source", f"target ({key})")
+    return source
 
 
 class _Crops(torch.utils.data.Dataset):
@@ -507,7 +582,8 @@ class Trainer:
     is one iteration (see the module text for its seven steps) and returns the logged scalars;
     ``evaluate()`` gives target-val mIoU and per-class IoU. Attributes a notebook reads: ``model`` (the
     student), ``teacher``, ``imagenet_encoder``, ``sampler`` (RCS or None), ``history`` (every log record),
-    ``snapshots`` (pseudo-labels of a few fixed target images at every evaluation), ``class_draws``.
+    ``snapshots`` (pseudo-labels of a few fixed target images at every evaluation), ``class_draws``, ``classes``
+    (the run's ``ClassTable``: the source dataset's, which the target's must equal; Cityscapes' 19 by default).
 
     Taught in: notebooks/09_full_uda.ipynb
     """
@@ -529,6 +605,7 @@ class Trainer:
 
         # Data.
         self.datasets = _datasets(cfg)
+        self.classes = _class_table(self.datasets)  # K, names, things: the source's table (= the target's)
         # The labelled stream: source crops (target crops with labels for the oracle).
         labelled = self.datasets["target"] if cfg.mode == "oracle" else self.datasets["source"]
         self.sampler = self._build_rcs(labelled) if cfg.use_rcs else None
@@ -544,7 +621,8 @@ class Trainer:
         with warnings.catch_warnings():
             if self.rank:  # "training from scratch" is said once, by rank 0
                 warnings.simplefilter("ignore")
-            self.model = build_segmentor(cfg.encoder, cfg.head, num_classes=NUM_CLASSES, pretrained=cfg.pretrained,
+            self.model = build_segmentor(cfg.encoder, cfg.head, num_classes=self.classes.num_classes,
+                                         pretrained=cfg.pretrained,
                                          embed_dim=cfg.embed_dim,
                                          channels=cfg.head_channels if cfg.head == "daformer" else None)
         self.model.to(self.device)
@@ -569,8 +647,8 @@ class Trainer:
         self.iteration = 0  # iterations completed
         self.history: list[dict] = []
         self.snapshots: dict[int, dict[str, torch.Tensor]] = {}
-        self.class_draws = torch.zeros(NUM_CLASSES, dtype=torch.long)  # RCS draws per class (summed here)
-        self.source_pixels = torch.zeros(NUM_CLASSES, dtype=torch.long)  # labelled pixels seen per class
+        self.class_draws = torch.zeros(len(self.classes), dtype=torch.long)  # RCS draws per class (summed here)
+        self.source_pixels = torch.zeros(len(self.classes), dtype=torch.long)  # labelled pixels seen per class
         self.wall_time = 0.0  # seconds in fit(), evaluation and checkpoints included (summed over resumes)
         self.train_time = 0.0  # seconds in data loading and train_step only
         self.last_checkpoint: Path | None = None
@@ -585,6 +663,7 @@ class Trainer:
         f_c's denominator: the labelled pixels (official) or, with ``rcs_fc_all_pixels``, N_S·H·W (paper).
         """
         from .data.base import compute_class_stats
+        from .data.folder import FolderDataset
 
         cfg = self.config
         stats = compute_class_stats(dataset)
@@ -593,9 +672,11 @@ class Trainer:
             # Statistics count pixels of the labels as loaded: real files at their own resolution (official
             # 3000 for GTA and Synthia), synthetic ones at image_size (3000 scaled by the image area).
             min_pixels = scaled_min_pixels(cfg.image_size) if cfg.source == "synthetic" else 3000
+            if isinstance(dataset, FolderDataset):  # 3000 scaled to the folder's resolution (its first label's)
+                min_pixels = scaled_min_pixels(dataset.load_label(0).shape)
         total = _label_pixels(dataset) if cfg.rcs_fc_all_pixels else None  # None: Σ_c n_c (official)
         return RareClassSampler(stats, cfg.rcs_temperature, min_pixels, cfg.rcs_min_crop_ratio, seed=cfg.seed,
-                                num_classes=NUM_CLASSES, total_pixels=total)
+                                num_classes=len(self.classes), total_pixels=total)
 
     def _autocast(self):
         if self.amp_dtype is None:
@@ -653,7 +734,8 @@ class Trainer:
                 with torch.no_grad():
                     f_imnet = self.imagenet_encoder(x_s)[-1]  # [B, C4, h/32, w/32]
                 f_student = feats_s[-1]  # [B, C4, h/32, w/32]
-                things = thing_mask(y_s, f_student.shape[-2:], min_ratio=cfg.fd_min_ratio)  # [B, h/32, w/32]
+                things = thing_mask(y_s, f_student.shape[-2:], self.classes.things, cfg.fd_min_ratio,
+                                    num_classes=len(self.classes))  # [B, h/32, w/32]
                 terms["feature_distance"] = feature_distance(f_student.float(), f_imnet.float(), things,
                                                              per_image=cfg.fd_per_image)
                 log["fd_cells"] = float(things.float().mean())
@@ -700,17 +782,23 @@ class Trainer:
 
         log["loss"] = float(loss.detach())
         log.update({k: float(v.detach()) for k, v in terms.items()})
-        self.source_pixels += torch.bincount(y_s[y_s != IGNORE_INDEX].flatten(), minlength=NUM_CLASSES).cpu()
+        self.source_pixels += torch.bincount(y_s[y_s != IGNORE_INDEX].flatten(), minlength=len(self.classes)).cpu()
         drawn = source["rcs_class"]
         drawn = drawn[drawn >= 0]
         if drawn.numel():
-            self.class_draws += torch.bincount(drawn, minlength=NUM_CLASSES)
+            self.class_draws += torch.bincount(drawn, minlength=len(self.classes))
         return log
 
     # -- evaluation ----------------------------------------------------------------------------------
     @torch.no_grad()
     def evaluate(self) -> dict[str, Any]:
-        """Student on target val: ``{"miou": %, "per_class_iou": {class: % or None}}`` (19 classes, ignore 255).
+        """Student on target val: ``{"miou": %, "per_class_iou": {class: % or None}}`` (the run's K classes, ignore 255).
+
+        mmseg's protocol (every DAFormer config: ``test_cfg=dict(mode='whole')``): whole-image inference on
+        the image resized to ``image_size`` (Cityscapes 1024×512), logits resized (bilinear) to the label,
+        which stays at full resolution (2048×1024), and one confusion matrix over the val set. With
+        ``source="synthia"`` the result also holds ``"miou_16"``, the mean over the 16 classes Synthia
+        annotates (``SYNTHIA_16``), the number Synthia → Cityscapes papers report.
 
         Taught in: notebooks/09_full_uda.ipynb
         """
@@ -719,10 +807,15 @@ class Trainer:
         was_training = self.model.training
         self.model.eval()
         with self._autocast():
-            result = metrics.evaluate(self.model, self.datasets["val"], NUM_CLASSES, self.device,
+            result = metrics.evaluate(self.model, self.datasets["val"], len(self.classes), self.device,
                                       batch_size=self.config.batch_size, progress=False)
         self.model.train(was_training)
-        return _as_percent(result)
+        out = _as_percent(result, self.classes.names)
+        if self.config.source == "synthia":
+            from .data.classes import SYNTHIA_16
+
+            out["miou_16"] = round(100.0 * metrics.mean_iou(result["confusion"], SYNTHIA_16), 3)
+        return out
 
     @torch.no_grad()
     def teacher_pseudo_labels(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -905,6 +998,8 @@ class Trainer:
             "source_class_pixels": self.source_pixels.tolist(),
             "config": asdict(cfg),
         }
+        if "miou_16" in final:  # Synthia → Cityscapes: the 16-class mIoU as well
+            result["final_miou_16"] = final["miou_16"]
         if self.out is not None:
             (self.out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
             torch.save(self.snapshots, self.out / "snapshots.pt")
@@ -927,8 +1022,10 @@ def _norm(v):
     return list(v) if isinstance(v, tuple) else v
 
 
-def _as_percent(result) -> dict[str, Any]:
-    """Normalise ``metrics.evaluate``'s answer to ``{"miou": %, "per_class_iou": {name: % or None}}``."""
+def _as_percent(result, names=CLASSES) -> dict[str, Any]:
+    """Normalise ``metrics.evaluate``'s answer to ``{"miou": %, "per_class_iou": {name: % or None}}``.
+
+    ``names``: the class names in id order (the run's ``ClassTable.names``; Cityscapes' 19 by default)."""
     if isinstance(result, dict):
         miou = result.get("miou", result.get("mIoU"))
         per = result.get("per_class_iou", result.get("iou"))
@@ -942,7 +1039,7 @@ def _as_percent(result) -> dict[str, Any]:
     scale = 100.0 if miou <= 1.0 and bool((per[~per.isnan()] <= 1.0).all()) else 1.0
     return {
         "miou": round(miou * scale, 3),
-        "per_class_iou": {name: (None if math.isnan(v) else round(v * scale, 3)) for name, v in zip(CLASSES, per.tolist())},
+        "per_class_iou": {name: (None if math.isnan(v) else round(v * scale, 3)) for name, v in zip(names, per.tolist())},
     }
 
 

@@ -1,7 +1,8 @@
 """Datasets: the embedded synthetic pair, GTA / Synthia / Cityscapes loaders, transforms and class tables.
 
 Every dataset yields ``{"image": float [3, H, W] (ImageNet-normalised), "label": long [H, W] (255 = ignore),
-"name": str}`` (no ``"label"`` for the UDA target training split).
+"name": str}`` (no ``"label"`` for the UDA target training split). ``dataset.classes`` is the dataset's
+``ClassTable`` (the 19 Cityscapes classes, or a folder's own ``classes.json``: ``FolderDataset``).
 
 The dataset classes are imported on first use (``from daformer_edu.data import GTADataset`` works as
 usual), so that ``python -m daformer_edu.data.synthetic`` and ``python -m daformer_edu.data.convert`` run
@@ -12,7 +13,7 @@ Taught in: notebooks/09_full_uda.ipynb
 from importlib import import_module
 
 from .base import SegmentationDataset, compute_class_stats, load_class_stats, samples_with_class, save_class_stats
-from .classes import CLASSES, IGNORE_INDEX, NUM_CLASSES, PALETTE, SYNTHIA_16, THING_CLASSES
+from .classes import CLASSES, IGNORE_INDEX, NUM_CLASSES, PALETTE, SYNTHIA_16, THING_CLASSES, ClassTable
 from .io import DatasetError, DatasetNotFoundError, LabelsNotAvailableError
 from .transforms import Compose, Normalize, RandomCrop, RandomFlip, Resize, denormalize
 
@@ -21,7 +22,10 @@ _LAZY = {
     "GTADataset": ".gta",
     "SynthiaDataset": ".synthia",
     "CityscapesDataset": ".cityscapes",
+    "FolderDataset": ".folder",
 }
+# ClassTable and FolderDataset are importable from here; they join __all__ once a notebook shows them
+# (tests/test_consistency.py requires every public name to be taught).
 
 __all__ = [
     "SyntheticDomain", "GTADataset", "SynthiaDataset", "CityscapesDataset", "SegmentationDataset",

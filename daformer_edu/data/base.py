@@ -5,7 +5,10 @@ A dataset item is ``{"image": float [3, H, W] (ImageNet-normalised), "label": lo
 
 A subclass only says how to *load* sample ``i`` as raw numpy arrays (``load(i)`` → uint8 image
 ``[H, W, 3]`` and uint8 trainId label ``[H, W]`` or None) and what it is called (``name(i)``); this class
-applies the transform and normalisation and counts class pixels.
+applies the transform and normalisation and counts class pixels. ``dataset.classes`` is its ``ClassTable``
+(``data/classes.py``): the 19 Cityscapes classes for every dataset of the package except ``FolderDataset``,
+which reads its own from ``classes.json``; the trainer takes the number of classes, their names and the
+thing classes from it.
 
 For Rare Class Sampling (``daformer_edu/uda/rcs.py``) a dataset offers:
 - ``class_pixel_counts(i)`` → ``{trainId: n_pixels}`` of sample ``i``'s label as loaded (before any
@@ -30,7 +33,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .classes import NUM_CLASSES
+from .classes import ClassTable
 from .io import LabelsNotAvailableError
 from .transforms import Compose, Normalize
 
@@ -53,6 +56,7 @@ class SegmentationDataset(torch.utils.data.Dataset):
     """
 
     has_labels: bool = True
+    classes: ClassTable = ClassTable.cityscapes()  # the label values' meaning; FolderDataset sets its own
 
     def __init__(self, transform=None, seed: int = 0):
         if isinstance(transform, (list, tuple)):
@@ -144,7 +148,7 @@ class SegmentationDataset(torch.utils.data.Dataset):
         """
         self._require_labels("class_pixel_counts")
         label = self.load_label(self._check_index(index))
-        counts = np.bincount(label.ravel(), minlength=256)[:NUM_CLASSES]
+        counts = np.bincount(label.ravel(), minlength=256)[: self.classes.num_classes]
         return {c: int(n) for c, n in enumerate(counts) if n > 0}
 
 

@@ -45,7 +45,8 @@ class CityscapesDataset(_FileDataset):
 
     ``CityscapesDataset(root, split, transform=None, seed=0, labels=None)``; ``labels=None`` means "labels
     for train/val, none for test"; ``labels=False`` makes an unlabelled dataset (the UDA target training
-    split). Names are ``city/city_seq_frame``.
+    split). Names are ``city/city_seq_frame``. DAFormer resizes the 2048×1024 frames to 1024×512 for training and
+    inference; the val labels are scored at full resolution (the trainer's val transform resizes the image only).
 
     Taught in: notebooks/09_full_uda.ipynb
     """

@@ -40,7 +40,8 @@ class SynthiaDataset(_FileDataset):
     """SYNTHIA RAND-CITYSCAPES as a source domain: ``RGB/*.png`` with ``GT/LABELS/*.png`` → trainIds.
 
     ``SynthiaDataset(root, transform=None, seed=0)``; name = file stem. Labels use the 19-class trainId
-    space, of which Synthia fills 16 (``SYNTHIA_16``).
+    space, of which Synthia fills 16 (``SYNTHIA_16``). DAFormer's source pipeline resizes to ``(760, 1280)``
+    (keep ratio: the 1280×760 frames stay as they are), then crops as for GTA.
 
     Taught in: notebooks/09_full_uda.ipynb
     """

@@ -8,13 +8,17 @@ Randomness comes only from the ``numpy.random.Generator`` passed in, never from 
 sample is reproducible from its seed. The last step, ``Normalize``, turns the pair into torch tensors
 (image float ``[3, H, W]``, label long ``[H, W]``).
 
-The official source pipeline (GTA, DAFormer config ``gta_to_cityscapes_512x512``) is
+The official source pipeline (GTA, DAFormer config ``uda_gta_to_cityscapes_512x512``; Synthia the same with
+``(760, 1280)``) is
 
     Resize((720, 1280), keep_ratio) → RandomCrop((512, 512), cat_max_ratio=0.75) → RandomFlip(0.5) → Normalize
 
-and the target pipeline resizes Cityscapes to (512, 1024) before the same crop. One difference on purpose:
-the official code applies ``cat_max_ratio`` to target crops too, which reads the *target label*; here a crop
-without a label is simply uniform (an unsupervised method must not look at target labels).
+and the target pipeline resizes Cityscapes to (512, 1024) and then crops with ``RandomCrop((512, 512))``:
+``cat_max_ratio`` left at mmseg's default 1, i.e. *not* applied to target crops (it would read the target
+label, which an unsupervised method must not look at). Here the same: a crop without a label (or with
+``cat_max_ratio=1``) is simply uniform. Only the oracle, trained on labelled Cityscapes crops, uses 0.75 on the
+target (as the official ``cityscapes_half_512x512`` config). Evaluation (mmseg's test pipeline) resizes the
+image alone: ``Resize((512, 1024), resize_label=False)`` keeps the label at full resolution.
 
 Taught in: notebooks/06_rare_class_sampling.ipynb
 """
@@ -47,15 +51,19 @@ IMAGENET_STD = (58.395, 57.12, 57.375)
 class Resize:
     """Resize image (bilinear) and label (nearest) to ``size=(H, W)``, keeping the aspect ratio by default.
 
-    With ``keep_ratio`` the size is a bound, mmseg's rule: the scale is
-    ``s = min(max(size) / max(h, w), min(size) / min(h, w))``, so the long side fits the long bound and the
-    short side the short bound (GTA 1914×1052 with ``size=(720, 1280)`` → 1280×704).
+    With ``keep_ratio`` the size is a bound, mmseg's rule (``mmcv.imrescale``): the scale is
+    ``s = min(max(size) / max(h, w), min(size) / min(h, w))`` and the output ``(int(h·s + 0.5), int(w·s + 0.5))``,
+    so the long side fits the long bound and the short side the short bound (GTA 1914×1052 with
+    ``size=(720, 1280)`` → 1280×704; Synthia 1280×760 with ``(760, 1280)`` stays; Cityscapes 2048×1024 with
+    ``(512, 1024)`` → 1024×512). The order of ``size`` does not matter then. ``resize_label=False`` resizes the
+    image only, as mmseg's test pipeline: the label stays at full resolution for scoring.
 
     Taught in: notebooks/06_rare_class_sampling.ipynb
     """
 
     size: tuple[int, int]
     keep_ratio: bool = True
+    resize_label: bool = True  # False: evaluation, the prediction is resized to the full-resolution label
 
     def output_size(self, h: int, w: int) -> tuple[int, int]:
         """(H, W) after resizing an ``h × w`` input."""
@@ -70,7 +78,7 @@ class Resize:
         if (oh, ow) == (h, w):
             return image, label
         image = np.asarray(Image.fromarray(image).resize((ow, oh), Image.BILINEAR))      # [oh, ow, 3]
-        if label is not None:
+        if label is not None and self.resize_label:
             label = np.asarray(Image.fromarray(label).resize((ow, oh), Image.NEAREST))   # [oh, ow]
         return image, label
 

@@ -4,6 +4,9 @@ The helpers accept images as uint8 ``[H, W, 3]`` arrays or as normalised ``[3, H
 de-normalised for display) and labels / predictions as ``[H, W]`` trainId arrays or tensors (255 = ignore,
 drawn black). The other ``viz`` modules build their panels from the private helpers here.
 
+Colours: every ``palette=`` argument takes a uint8 ``[K, 3]`` array or a ``ClassTable`` (its colours; e.g.
+``dataset.classes`` of a ``FolderDataset``); the default is the Cityscapes palette.
+
 Serves: notebooks/04_fusion_decoder.ipynb (``colorize``), 05_pseudo_label_weighting.ipynb (colours, legend,
 domain grid, image rows), 06, 07 and 10 (``overlay``, image rows), 08_feature_distance.ipynb (image grid) and
 09_full_uda.ipynb (``plot_segmentation``).
@@ -17,7 +20,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-from ..data.classes import CLASSES, IGNORE_INDEX, PALETTE
+from ..data.classes import CLASSES, IGNORE_INDEX, PALETTE, ClassTable
 
 __all__ = [
     "colorize",
@@ -77,37 +80,58 @@ def _feature_array(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
-def colorize(label, palette: np.ndarray = PALETTE) -> np.ndarray:
-    """trainId map ``[H, W]`` → RGB ``uint8 [H, W, 3]`` in the Cityscapes colours (ignore = black).
+def _palette(palette) -> np.ndarray:
+    """A ``palette=`` argument (uint8 ``[K, 3]`` array or ``ClassTable``) as a uint8 ``[K, 3]`` array."""
+    if isinstance(palette, ClassTable):
+        return palette.palette
+    arr = np.asarray(palette)
+    if arr.ndim != 2 or arr.shape[1] != 3 or len(arr) > 256:
+        raise ValueError(f"daformer_edu.viz: a palette is [K, 3] RGB colours (K <= 256) or a ClassTable, got shape "
+                         f"{arr.shape}")
+    return arr.astype(np.uint8)
+
+
+def colorize(label, palette=PALETTE) -> np.ndarray:
+    """trainId map ``[H, W]`` → RGB ``uint8 [H, W, 3]`` in the palette's colours (ignore = black).
+
+    ``palette``: uint8 ``[K, 3]`` or a ``ClassTable``; default the Cityscapes colours. Ids without a colour
+    are black too.
 
     Taught in: notebooks/05_pseudo_label_weighting.ipynb
     """
+    palette = _palette(palette)                                                    # [K, 3]
     lab = _label(label)
     lut = np.zeros((256, 3), np.uint8)
     lut[: len(palette)] = palette
     return lut[np.clip(lab, 0, 255)]                                               # [H, W, 3]
 
 
-def overlay(image, label, alpha: float = 0.55) -> np.ndarray:
+def overlay(image, label, alpha: float = 0.55, palette=PALETTE) -> np.ndarray:
     """Blend the colourised label over the image (ignore pixels keep the image). uint8 ``[H, W, 3]``.
+
+    ``palette``: as for ``colorize`` (default Cityscapes).
 
     Taught in: notebooks/05_pseudo_label_weighting.ipynb
     """
     img = _image(image).astype(np.float32)
     lab = _label(label)
-    col = colorize(lab).astype(np.float32)
+    col = colorize(lab, palette).astype(np.float32)
     a = np.where(lab == IGNORE_INDEX, 0.0, alpha)[..., None]
     return (img * (1 - a) + col * a).round().astype(np.uint8)
 
 
-def plot_domain_grid(source, target, indices=(0, 1, 2, 3), alpha: float = 0.55, dpi: int = 90) -> Figure:
+def plot_domain_grid(source, target, indices=(0, 1, 2, 3), alpha: float = 0.55, dpi: int = 90,
+                     palette=None) -> Figure:
     """Source vs target samples side by side, each with its label overlay (4 columns, one row per index).
 
     ``source`` / ``target`` are datasets with ``render(i)`` (``SyntheticDomain``) or ``load(i)``; a target
     without labels (the training split) shows the image twice, the second time marked "no labels".
+    ``palette=None`` takes the colours of ``source.classes`` (Cityscapes for every dataset but a folder's).
 
     Taught in: notebooks/05_pseudo_label_weighting.ipynb
     """
+    if palette is None:
+        palette = getattr(source, "classes", PALETTE)
     indices = list(indices)
     fig, axes = plt.subplots(len(indices), 4, figsize=(12, 1.7 * len(indices) + 0.4), dpi=dpi, squeeze=False)
     for r, i in enumerate(indices):
@@ -115,7 +139,7 @@ def plot_domain_grid(source, target, indices=(0, 1, 2, 3), alpha: float = 0.55, 
             if getattr(ds, "has_labels", True):
                 img, lab = ds.render(i) if hasattr(ds, "render") else ds.load(i)
                 axes[r, c0].imshow(img)
-                axes[r, c0 + 1].imshow(overlay(img, lab, alpha))
+                axes[r, c0 + 1].imshow(overlay(img, lab, alpha, palette))
                 sub = "labels"
             else:
                 img = ds.render_image(i) if hasattr(ds, "render_image") else ds.load(i)[0]
@@ -131,17 +155,20 @@ def plot_domain_grid(source, target, indices=(0, 1, 2, 3), alpha: float = 0.55, 
     return fig
 
 
-def plot_segmentation(image, label=None, prediction=None, titles=None, alpha: float = 0.55, dpi: int = 90) -> Figure:
+def plot_segmentation(image, label=None, prediction=None, titles=None, alpha: float = 0.55, dpi: int = 90,
+                      palette=PALETTE) -> Figure:
     """One row: the image, then the label and/or prediction overlaid (as many panels as inputs given).
+
+    ``palette``: as for ``colorize`` (default Cityscapes; pass the run's ``trainer.classes`` for your own).
 
     Taught in: notebooks/09_full_uda.ipynb
     """
     img = _image(image)
     panels = [("image", img)]
     if label is not None:
-        panels.append(("label", overlay(img, label, alpha)))
+        panels.append(("label", overlay(img, label, alpha, palette)))
     if prediction is not None:
-        panels.append(("prediction", overlay(img, prediction, alpha)))
+        panels.append(("prediction", overlay(img, prediction, alpha, palette)))
     if titles is not None:
         panels = [(t, p) for t, (_, p) in zip(titles, panels)]
     fig, axes = plt.subplots(1, len(panels), figsize=(3.6 * len(panels), 2.2), dpi=dpi, squeeze=False)
@@ -153,12 +180,19 @@ def plot_segmentation(image, label=None, prediction=None, titles=None, alpha: fl
     return fig
 
 
-def plot_class_legend(class_names=CLASSES, palette: np.ndarray = PALETTE, dpi: int = 90) -> Figure:
-    """The Cityscapes colour legend: one swatch per trainId.
+def plot_class_legend(class_names=CLASSES, palette=PALETTE, dpi: int = 90, classes: ClassTable | None = None) -> Figure:
+    """The colour legend: one swatch per trainId (Cityscapes by default).
+
+    ``classes``: a ``ClassTable`` whose names and colours replace ``class_names`` and ``palette``.
 
     Taught in: notebooks/05_pseudo_label_weighting.ipynb
     """
+    if classes is not None:
+        class_names, palette = classes.names, classes.palette
+    palette = _palette(palette)
     k = len(class_names)
+    if len(palette) < k:
+        raise ValueError(f"plot_class_legend: {k} class names but only {len(palette)} colours")
     ncol = 5
     nrow = math.ceil(k / ncol)
     fig, ax = plt.subplots(figsize=(8, 0.32 * nrow + 0.2), dpi=dpi)
