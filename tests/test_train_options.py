@@ -134,6 +134,31 @@ def test_gpu_full_is_the_official_recipe_where_the_table_says_so():
     assert gpu["augment_coins_per_batch"] is True
     assert gpu.get("fd_per_image", False) is False and gpu.get("rcs_fc_all_pixels", False) is False
     assert (gpu["ignore_top"], gpu["ignore_bottom"]) == (15, 120)  # "croppl" in the released config's name
+    assert gpu["amp"] == "fp32"  # paper and released code; bf16 (ours) is an option until a GPU run measures it
+
+
+def test_the_default_teacher_normalises_with_the_target_batch(monkeypatch):
+    """TrainConfig's default is the official teacher: BatchNorm in training mode when it pseudo-labels,
+    every dropout and drop-path off (chosen from the measurement in bench/results/cpu-demo/official_options.md)."""
+    from daformer_edu.models.mit import DropPath
+
+    modes = []
+    real = train_mod.pseudo_label
+
+    def check(*args, **kwargs):
+        trainer = holder[0]
+        bn = [m.training for m in trainer.teacher.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+        drop = [m.training for m in trainer.teacher.modules()
+                if isinstance(m, (torch.nn.modules.dropout._DropoutNd, DropPath))]
+        modes.append((bn, drop))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_mod, "pseudo_label", check)
+    holder = [Trainer(tiny())]
+    assert holder[0].config.teacher_train_mode is True
+    holder[0].train_step(0, *holder[0].batches(0))
+    (bn, drop), = modes
+    assert bn and all(bn) and drop and not any(drop)
 
 
 def test_cpu_demo_keeps_its_recorded_choices():
