@@ -140,7 +140,7 @@ class TrainConfig:
     warmup_iters: int = 1500
     poly_power: float = 1.0
     # -- self-training -----------------------------------------------------------------------------
-    ema_alpha: float = 0.999  # α_max of the teacher
+    ema_alpha: float = 0.999  # α_max of the teacher: 0.999 the released config, 0.99 the paper (§4.1)
     pseudo_threshold: float = 0.968  # τ
     ignore_top: int = 0  # pseudo-label rows with weight 0 (official Cityscapes 512 crops: 15 / 120)
     ignore_bottom: int = 0

@@ -14,13 +14,15 @@ Paper vs official code:
 - ``classmix_masks(batch_pool=False)`` (default, ClassMix/DACS as described): the classes are drawn from
   the classes present *in that source image*. ``batch_pool=True`` (official code): the candidate classes
   are the union over the whole source batch (``torch.unique(labels)`` on the batch), so an image may be
-  given classes it does not contain and paste less than half of its classes.
+  given classes it does not contain and paste less than half of its classes. ``TrainConfig.classmix_batch_pool``
+  picks one for a training run (default: the paper's; ``gpu-full``: the official).
 - Ignore (255) is never a candidate here; the official code counts it as a class, so it sometimes pastes
   the source's unlabelled pixels (they then carry label 255 and are ignored by the loss).
 - ``strong_augment(per_batch_coins=False)`` (default) tosses the jitter and blur coins per image.
   ``per_batch_coins=True`` (official code): ``DACS.forward_train`` draws ``color_jitter`` and ``blur`` once
   per batch (``random.uniform(0, 1)`` before its loop over the images), so either every image of the batch
   is jittered / blurred or none is; the jitter factors and blur σ are still drawn afresh per image.
+  ``TrainConfig.augment_coins_per_batch`` picks one for a training run (default: per image; ``gpu-full``: per batch).
 - Jitter/blur come from ``torchvision.transforms.v2.functional`` (the official code uses kornia, whose
   brightness was additive in old versions; torchvision's is multiplicative).
 
