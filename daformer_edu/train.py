@@ -97,8 +97,9 @@ class TrainConfig:
     ``fd``, ``warmup``, ``classmix``), the switches between the paper's and the official code's form
     (``per_image_qt``, ``teacher_train_mode``, ``classmix_batch_pool``, ``augment_coins_per_batch``,
     ``fd_per_image``, ``rcs_fc_all_pixels``; the README's table "Paper vs official code" lists every difference
-    and which preset runs which), and engineering (precision, device, intervals, output folder, ``resume``). ``rcs``/``fd`` left at ``None`` follow the mode: on for ``uda``, off for
-    ``source-only`` and ``oracle`` (the plain baselines); set them to ``True``/``False`` to override.
+    and which preset runs which), and engineering (precision, device, intervals, output folder, ``resume``).
+    ``rcs``/``fd`` left at ``None`` follow the mode: on for ``uda``, off for ``source-only`` and ``oracle``
+    (the plain baselines); set them to ``True``/``False`` to override.
     Build one from a preset with :func:`make_config`. Invalid values raise at once, naming the field and
     the valid values.
 
@@ -153,8 +154,8 @@ class TrainConfig:
     per_image_qt: bool = True  # q_T per image (paper) or one per batch (official code)
     # The teacher's BatchNorm: True = statistics of the target batch (official: the teacher runs in train mode;
     # dropout and drop-path stay off), False = eval mode (the running statistics copied from the student).
-    # Default True, measured: cpu-demo seed 0, mIoU at iteration 500 31.6 (True) vs 28.9 (False)
-    # (bench/results/cpu-demo/official_options.md).
+    # Default True, measured: cpu-demo seed 0, mIoU at iterations 500 / 750: 31.6 / 34.8 (True) vs 28.9 / 31.0
+    # (False) (bench/results/cpu-demo/official_options.md).
     teacher_train_mode: bool = True
     # Where the paper and the official code differ (README "Paper vs official code"); each: False | True.
     classmix_batch_pool: bool = False  # ClassMix classes of each source image (paper) | pooled over the batch (official)
@@ -305,8 +306,9 @@ PRESETS: dict[str, dict[str, Any]] = {
     # vs 31.7, DAFormer at 1k iterations 37.4 vs 31.4; bench/results/cpu-demo/probes_world1_2026-12-01.md), warmup 150 = 10 % of the run (the paper's 1,500 would be all of it), α_max 0.99
     # (the paper's; the released 0.999 averages over 1,000 steps, two thirds of this run). τ 0.968 as the paper;
     # the official train-mode teacher (BatchNorm on batch statistics, dropout and drop-path off; eval mode was
-    # behind at iteration 500: 28.9 vs 31.6, bench/results/cpu-demo/official_options.md); fp32 as paper and
-    # official code. The other paper-vs-official switches stay at TrainConfig's defaults (README table).
+    # behind at iterations 500 / 750: 28.9 / 31.0 vs 31.6 / 34.8, bench/results/cpu-demo/official_options.md);
+    # fp32 as paper and official code. The other paper-vs-official switches stay at TrainConfig's defaults
+    # (README table).
     "cpu-demo": dict(
         encoder="mit_b0", head="daformer", embed_dim=64, head_channels=64, pretrained="embedded",
         image_size=(128, 256), crop_size=(128, 128), batch_size=2, iterations=1500,
