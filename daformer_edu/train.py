@@ -94,9 +94,12 @@ class TrainConfig:
 
     Fields are grouped as: what to run (``mode``), data, network, optimisation (AdamW, warmup + poly),
     self-training (EMA α_max, τ, q_T per image), the strategy switches of the paper's ablations (``rcs``,
-    ``fd``, ``warmup``, ``classmix``, ``per_image_qt``), and engineering (precision, device, intervals,
-    output folder, ``resume``). ``rcs``/``fd`` left at ``None`` follow the mode: on for ``uda``, off for
-    ``source-only`` and ``oracle`` (the plain baselines); set them to ``True``/``False`` to override.
+    ``fd``, ``warmup``, ``classmix``), the switches between the paper's and the official code's form
+    (``per_image_qt``, ``teacher_train_mode``, ``classmix_batch_pool``, ``augment_coins_per_batch``,
+    ``fd_per_image``, ``rcs_fc_all_pixels``; the README's table "Paper vs official code" lists every difference
+    and which preset runs which), and engineering (precision, device, intervals, output folder, ``resume``).
+    ``rcs``/``fd`` left at ``None`` follow the mode: on for ``uda``, off for ``source-only`` and ``oracle``
+    (the plain baselines); set them to ``True``/``False`` to override.
     Build one from a preset with :func:`make_config`. Invalid values raise at once, naming the field and
     the valid values.
 
@@ -139,7 +142,7 @@ class TrainConfig:
     warmup_iters: int = 1500
     poly_power: float = 1.0
     # -- self-training -----------------------------------------------------------------------------
-    ema_alpha: float = 0.999  # α_max of the teacher
+    ema_alpha: float = 0.999  # α_max of the teacher: 0.999 the released config, 0.99 the paper (§4.1)
     pseudo_threshold: float = 0.968  # τ
     ignore_top: int = 0  # pseudo-label rows with weight 0 (official Cityscapes 512 crops: 15 / 120)
     ignore_bottom: int = 0
@@ -150,14 +153,23 @@ class TrainConfig:
     classmix: bool = True  # ClassMix source classes into the target crop (False: target crop alone)
     strong_augment: bool = True  # colour jitter + blur on the mixed crop
     per_image_qt: bool = True  # q_T per image (paper) or one per batch (official code)
-    teacher_train_mode: bool = False  # official code: the teacher's BatchNorm uses batch statistics (dropout stays off)
+    # The teacher's BatchNorm: True = statistics of the target batch (official: the teacher runs in train mode;
+    # dropout and drop-path stay off), False = eval mode (the running statistics copied from the student).
+    # Default True, measured: cpu-demo seed 0, final mIoU 36.1 (True) vs 30.2 (False), behind from iteration
+    # 500 on (bench/results/cpu-demo/official_options.md).
+    teacher_train_mode: bool = True
+    # Where the paper and the official code differ (README "Paper vs official code"); each: False | True.
+    classmix_batch_pool: bool = False  # ClassMix classes of each source image (paper) | pooled over the batch (official)
+    augment_coins_per_batch: bool = False  # jitter / blur coins per image (paper, DACS) | one per batch (official)
+    fd_per_image: bool = False  # L_FD over all thing cells of the batch (official) | per image L_FD^(i), then mean (paper)
+    rcs_fc_all_pixels: bool = False  # f_c = n_c / Σ_c n_c, labelled pixels (official) | n_c / (N_S·H·W) (paper)
     rcs_temperature: float = 0.01
     rcs_min_pixels: int | None = None  # None = 3000 scaled from GTA's 1914×1052 to the source image area
     rcs_min_crop_ratio: float = 0.5
     fd_lambda: float = 0.005
     fd_min_ratio: float = 0.75  # r of the thing mask
     # -- engineering -------------------------------------------------------------------------------
-    amp: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32
+    amp: str = "auto"  # auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp32. Paper and official code: fp32; bf16 is ours
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     eval_interval: int = 4000  # evaluate on target val every N iterations (0 = only at the end)
     checkpoint_interval: int = 4000  # checkpoint every N iterations (and always at the end)
@@ -220,6 +232,9 @@ def _validate(cfg: TrainConfig) -> None:
     for name in ("fd_min_ratio", "cat_max_ratio", "rcs_min_crop_ratio"):
         if not 0 <= getattr(cfg, name) <= 1:
             raise ValueError(f"TrainConfig: {name}={getattr(cfg, name)} must lie in [0, 1]")
+    for name in ("classmix_batch_pool", "augment_coins_per_batch", "fd_per_image", "rcs_fc_all_pixels"):
+        if not isinstance(getattr(cfg, name), bool):  # paper (False) or official code (True), nothing else
+            raise ValueError(f"TrainConfig: {name}={getattr(cfg, name)!r} must be True or False")
     sizes = [("image_size", cfg.image_size), ("crop_size", cfg.crop_size)]
     if cfg.source_image_size is not None:
         sizes.append(("source_image_size", cfg.source_image_size))
@@ -261,18 +276,29 @@ def _validate(cfg: TrainConfig) -> None:
 # Presets. ``auto`` is resolved at call time: gpu-full when CUDA is available, else cpu-demo.
 # ------------------------------------------------------------------------------------------------
 PRESETS: dict[str, dict[str, Any]] = {
-    # The full DAFormer recipe (§4.1): MiT-B5 + DAFormer head, 512×512 crops, batch 2, 40k iterations,
-    # AdamW 6e-5 (head ×10), wd 0.01, warmup 1500 + poly 1.0, α_max 0.999, τ 0.968, RCS T 0.01,
-    # FD λ 0.005 r 0.75, bf16, the official (mmcv) head initialisation. Give pretrained=<mit_b5.pth> and the
-    # dataset roots for the real thing.
+    # The full DAFormer recipe (§4.1) as the released config runs it (configs/daformer/gta2cs_uda_warm_fdthings_
+    # rcs_croppl_a999_daformer_mitb5_s0.py): MiT-B5 + DAFormer head, 512×512 crops, batch 2, 40k iterations,
+    # AdamW 6e-5 (head ×10), wd 0.01, warmup 1500 + poly 1.0, τ 0.968, RCS T 0.01, FD λ 0.005 r 0.75.
+    # Where paper and released code differ, gpu-full is the released code (README "Paper vs official code"):
+    # α_max 0.999 (the paper's §4.1 says 0.99); q_T one per batch, ClassMix classes pooled over the batch, one
+    # jitter / blur coin per batch; the teacher's BatchNorm on the target batch's statistics (the official
+    # teacher runs in train mode; dropout and drop-path off); pseudo-label rows 15 top / 120 bottom ignored
+    # ("croppl"); FD over the batch's thing cells and f_c over labelled pixels are the TrainConfig defaults.
+    # The decode head starts as mmcv starts it (head_init="mmcv"). Precision fp32 as paper and released code (no fp16 hook: optimizer_config=None). amp="bf16" is this
+    # package's speed option (0.307 s / iteration on one H200, README "Measured"); its effect on mIoU has not
+    # been measured on a GPU, and on a CPU without bf16 instructions a cpu-demo run takes ~13 h
+    # (bench/results/cpu-demo/official_options.md), so it is not the default.
     # Sizes and protocol of the official data configs: GTA resized to 1280×720, Synthia 1280×760 (source_image_size
     # None), Cityscapes 1024×512 (image_size); val scored at the full 2048×1024 labels, whole-image inference.
+    # Give pretrained=<mit_b5.pth> and the dataset roots for the real thing.
     "gpu-full": dict(
         encoder="mit_b5", head="daformer", embed_dim=256, head_channels=256, head_init="mmcv",
         image_size=(512, 1024), crop_size=(512, 512), batch_size=2, iterations=40000,
         lr=6e-5, head_lr_mult=10.0, weight_decay=0.01, warmup_iters=1500, poly_power=1.0,
         ema_alpha=0.999, pseudo_threshold=0.968, rcs_temperature=0.01, fd_lambda=0.005, fd_min_ratio=0.75,
-        amp="bf16", eval_interval=4000, checkpoint_interval=4000, log_interval=10, num_workers=8,
+        per_image_qt=False, classmix_batch_pool=True, augment_coins_per_batch=True, teacher_train_mode=True,
+        ignore_top=15, ignore_bottom=120,
+        amp="fp32", eval_interval=4000, checkpoint_interval=4000, log_interval=10, num_workers=8,
         val_length=500, synthetic_train_length=1000,  # (RCS statistics of 1000 synthetic 512×1024 labels: ~1 min)
     ),
     # MiT-B0 with a narrow head on the synthetic pair, small crops: ≤ 15 min for the three runs on a 2-core CPU.
@@ -281,9 +307,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     # needs it: lr 2e-4 (paper 6e-5; measured on seed 0 with a pre-trained start on the first world: source-only 34.0
     # vs 31.7, DAFormer at 1k iterations 37.4 vs 31.4; bench/results/cpu-demo/probes_world1_2026-12-01.md), warmup 150 = 10 % of the run (the paper's 1,500 would be all of it), α_max 0.99
     # (the paper's; the released 0.999 averages over 1,000 steps, two thirds of this run). τ 0.968 as the paper;
-    # the official train-mode teacher (BatchNorm on batch statistics, dropout and drop-path off). The head starts as
-    # PyTorch initialises it (head_init="pytorch", not the official "mmcv"): every committed CPU record and notebook
-    # was measured so; seed-0 uda with "mmcv": bench/results/cpu-demo/head_init_2026-12-01.md.
+    # the official train-mode teacher (BatchNorm on batch statistics, dropout and drop-path off; eval mode was
+    # behind from iteration 500 on, final 30.2 vs 36.1, bench/results/cpu-demo/official_options.md);
+    # fp32 as paper and official code. The head starts as PyTorch initialises it (head_init="pytorch", not the
+    # official "mmcv"): every committed CPU record and notebook was measured so; seed-0 uda with "mmcv" was
+    # 3.7–4.4 mIoU behind at iterations 250–750 (bench/results/cpu-demo/head_init_2026-12-01.md). The other paper-vs-official switches stay at TrainConfig's defaults
+    # (README table).
     "cpu-demo": dict(
         encoder="mit_b0", head="daformer", embed_dim=64, head_channels=64, head_init="pytorch", pretrained="embedded",
         image_size=(128, 256), crop_size=(128, 128), batch_size=2, iterations=1500,
@@ -459,6 +488,27 @@ def _datasets(cfg: TrainConfig) -> dict[str, torch.utils.data.Dataset]:
     return out
 
 
+def _label_pixels(dataset) -> int:
+    """N_S·H·W of the paper's f_c: every pixel of every label as the statistics count them, ignore included.
+
+    Synthetic labels are rendered at ``dataset.size``; label files are measured from their headers (PIL reads
+    no pixels); anything else loads each label once.
+    """
+    base = dataset.dataset if isinstance(dataset, torch.utils.data.Subset) else dataset
+    indices = list(dataset.indices) if isinstance(dataset, torch.utils.data.Subset) else range(len(dataset))
+    if hasattr(base, "size") and hasattr(base, "scene"):  # SyntheticDomain: every label is size[0]×size[1]
+        return len(indices) * base.size[0] * base.size[1]
+    if hasattr(base, "labels") and all(isinstance(path, Path) for path in base.labels):  # label files
+        from PIL import Image
+
+        total = 0
+        for i in indices:
+            with Image.open(base.labels[i]) as im:
+                total += im.size[0] * im.size[1]
+        return total
+    return sum(int(base.load_label(i).size) for i in indices)
+
+
 def _folder_split(root) -> str | None:
     """A folder dataset's training split: ``"train"`` when ``ROOT/images/train`` exists, else the flat layout."""
     return "train" if (Path(root) / "images" / "train").is_dir() else None
@@ -621,7 +671,10 @@ class Trainer:
 
     # -- pieces --------------------------------------------------------------------------------------
     def _build_rcs(self, dataset) -> RareClassSampler:
-        """RCS statistics from the labelled stream (``compute_class_stats``) and ``RareClassSampler``."""
+        """RCS statistics from the labelled stream (``compute_class_stats``) and ``RareClassSampler``.
+
+        f_c's denominator: the labelled pixels (official) or, with ``rcs_fc_all_pixels``, N_S·H·W (paper).
+        """
         from .data.base import compute_class_stats
         from .data.folder import FolderDataset
 
@@ -634,8 +687,9 @@ class Trainer:
             min_pixels = scaled_min_pixels(cfg.image_size) if cfg.source == "synthetic" else 3000
             if isinstance(dataset, FolderDataset):  # 3000 scaled to the folder's resolution (its first label's)
                 min_pixels = scaled_min_pixels(dataset.load_label(0).shape)
+        total = _label_pixels(dataset) if cfg.rcs_fc_all_pixels else None  # None: Σ_c n_c (official)
         return RareClassSampler(stats, cfg.rcs_temperature, min_pixels, cfg.rcs_min_crop_ratio, seed=cfg.seed,
-                                num_classes=len(self.classes))
+                                num_classes=len(self.classes), total_pixels=total)
 
     def _autocast(self):
         if self.amp_dtype is None:
@@ -695,7 +749,8 @@ class Trainer:
                 f_student = feats_s[-1]  # [B, C4, h/32, w/32]
                 things = thing_mask(y_s, f_student.shape[-2:], self.classes.things, cfg.fd_min_ratio,
                                     num_classes=len(self.classes))  # [B, h/32, w/32]
-                terms["feature_distance"] = feature_distance(f_student.float(), f_imnet.float(), things)
+                terms["feature_distance"] = feature_distance(f_student.float(), f_imnet.float(), things,
+                                                             per_image=cfg.fd_per_image)
                 log["fd_cells"] = float(things.float().mean())
 
         if cfg.mode == "uda":
@@ -710,14 +765,15 @@ class Trainer:
             log["q_t"] = float(q_t.mean())
             # (6) ClassMix + strong augmentation
             if cfg.classmix:
-                m = classmix_masks(y_s, generator=self.generator)  # [B, 1, h, w], 1 = source pixel
+                m = classmix_masks(y_s, batch_pool=cfg.classmix_batch_pool,
+                                   generator=self.generator)  # [B, 1, h, w], 1 = source pixel
                 x_m = mix(m, x_s, x_t)  # [B, 3, h, w]
                 y_m = mix(m, y_s, p_t)  # [B, h, w]
                 w_m = mix(m, torch.ones_like(q_t), q_t)  # [B, h, w]
             else:
                 x_m, y_m, w_m = x_t, p_t, q_t
             if cfg.strong_augment:
-                x_m = strong_augment(x_m, generator=self.generator)
+                x_m = strong_augment(x_m, generator=self.generator, per_batch_coins=cfg.augment_coins_per_batch)
             with self._autocast():
                 logits_m = self.student(x_m)  # [B, K, h, w]
                 terms["target_ce"] = weighted_ce(logits_m.float(), y_m, w_m)
@@ -821,6 +877,9 @@ class Trainer:
         Taught in: notebooks/09_full_uda.ipynb
         """
         saved, now = state["config"], asdict(self.config)
+        # A checkpoint written before a field existed ran as that field's default (e.g. fd_per_image=False).
+        saved = {**{f.name: f.default for f in dataclasses.fields(TrainConfig)
+                    if f.default is not dataclasses.MISSING}, **saved}
         free = {"resume", "out", "progress", "num_workers", "device", "eval_interval", "checkpoint_interval",
                 "log_interval", "snapshot_images", "preset", "head_init"}  # head_init: only the start, not a resumed run
         diff = {k: (saved.get(k), v) for k, v in now.items() if k not in free and _norm(saved.get(k)) != _norm(v)}

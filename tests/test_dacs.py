@@ -118,6 +118,36 @@ def test_strong_augment_probabilities():
     assert 0.42 < blurred.float().mean() < 0.58  # p = 0.5
 
 
+def test_strong_augment_per_batch_coins_jitters_all_images_or_none():
+    """Official DACS: one jitter coin and one blur coin per batch (``random.uniform`` before the image loop)."""
+    x = torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(0)).expand(4, 3, 32, 32).contiguous()
+    mixed = 0
+    for seed in range(40):
+        for per_batch in (False, True):
+            g = torch.Generator().manual_seed(seed)
+            # jitter alone, then blur alone with a fixed σ = 1 (a σ near 0.15 would leave the image as it is)
+            jit = strong_augment(x, generator=g, jitter_p=0.5, blur_p=0.0, per_batch_coins=per_batch)
+            blr = strong_augment(x, generator=g, jitter_p=0.0, blur_p=0.5, blur_sigma=(1.0, 1.0),
+                                 per_batch_coins=per_batch)
+            for y in (jit, blr):
+                changed = (y - x).abs().flatten(1).amax(1) > 1e-3  # [4]
+                if per_batch:
+                    assert changed.all() or not changed.any()
+                else:
+                    mixed += int(changed.any() and not changed.all())
+            if per_batch and not torch.equal(jit, x):  # the factors are still drawn per image
+                assert not torch.allclose(jit[0], jit[1], atol=1e-3)
+    assert mixed > 20  # per image, P(all four coins agree) = 2 · 0.5⁴ = 1/8
+
+
+def test_strong_augment_per_batch_coins_probabilities():
+    x = torch.rand(2, 3, 8, 8)
+    g = torch.Generator().manual_seed(1)
+    jittered = [bool(((strong_augment(x, generator=g, blur_p=0.0, per_batch_coins=True) - x).abs() > 1e-3).any())
+                for _ in range(300)]
+    assert 0.72 < sum(jittered) / 300 < 0.88  # one coin per batch with p = 0.8
+
+
 def test_jitter_stays_in_the_valid_colour_range():
     mean = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
     std = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)

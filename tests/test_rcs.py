@@ -1,5 +1,6 @@
 """Rare Class Sampling: f_c, P(c) (hand-worked, limits in T) and the sampler (draws, re-crops, state)."""
 import json
+import math
 
 import numpy as np
 import pytest
@@ -82,6 +83,17 @@ def test_sampler_draws_classes_with_P_and_only_eligible_images():
         assert i in s.samples_with_class[c]
     assert s.class_draws.sum() == n
     assert torch.allclose(s.class_draws / n, s.probabilities.float(), atol=0.025)
+
+
+def test_sampler_total_pixels_is_the_papers_f_c_denominator():
+    # STATS: 4 images, 3390 + 450 + 160 = 4000 labelled pixels; as 4 images of 50×25 = 5000 pixels, 1000 ignore
+    official = RareClassSampler(STATS, temperature=1.0, min_pixels=40, num_classes=4)
+    paper = RareClassSampler(STATS, temperature=1.0, min_pixels=40, num_classes=4, total_pixels=4 * 50 * 25)
+    assert official.frequencies.tolist() == pytest.approx([3390 / 4000, 450 / 4000, 160 / 4000, 0.0])
+    assert paper.frequencies.tolist() == pytest.approx([3390 / 5000, 450 / 5000, 160 / 5000, 0.0])
+    # P(c) = softmax((1 − f_c)/T) over the occurring classes, by hand for T = 1
+    e = [math.exp(1 - n / 5000) for n in (3390, 450, 160)]
+    assert paper.probabilities.tolist() == pytest.approx([v / sum(e) for v in e] + [0.0])
 
 
 def test_sampler_drops_a_class_without_an_eligible_image():

@@ -81,9 +81,9 @@ def test_non_finite_loss_stops_with_iteration_and_term_and_keeps_the_checkpoint(
     real = train_mod.feature_distance
     calls = []
 
-    def exploding(student, imagenet, mask):
+    def exploding(student, imagenet, mask, **kwargs):
         calls.append(1)
-        d = real(student, imagenet, mask)
+        d = real(student, imagenet, mask, **kwargs)
         return d * float("nan") if len(calls) == 3 else d  # iteration 2 (the third) goes NaN
 
     monkeypatch.setattr(train_mod, "feature_distance", exploding)

@@ -14,11 +14,15 @@ Paper vs official code:
 - ``classmix_masks(batch_pool=False)`` (default, ClassMix/DACS as described): the classes are drawn from
   the classes present *in that source image*. ``batch_pool=True`` (official code): the candidate classes
   are the union over the whole source batch (``torch.unique(labels)`` on the batch), so an image may be
-  given classes it does not contain and paste less than half of its classes.
+  given classes it does not contain and paste less than half of its classes. ``TrainConfig.classmix_batch_pool``
+  picks one for a training run (default: the paper's; ``gpu-full``: the official).
 - Ignore (255) is never a candidate here; the official code counts it as a class, so it sometimes pastes
   the source's unlabelled pixels (they then carry label 255 and are ignored by the loss).
-- ``strong_augment`` draws the jitter/blur coins per image; the official code draws one coin per batch
-  (and fresh jitter factors and blur σ per image).
+- ``strong_augment(per_batch_coins=False)`` (default) tosses the jitter and blur coins per image.
+  ``per_batch_coins=True`` (official code): ``DACS.forward_train`` draws ``color_jitter`` and ``blur`` once
+  per batch (``random.uniform(0, 1)`` before its loop over the images), so either every image of the batch
+  is jittered / blurred or none is; the jitter factors and blur σ are still drawn afresh per image.
+  ``TrainConfig.augment_coins_per_batch`` picks one for a training run (default: per image; ``gpu-full``: per batch).
 - Jitter/blur come from ``torchvision.transforms.v2.functional`` (the official code uses kornia, whose
   brightness was additive in old versions; torchvision's is multiplicative).
 
@@ -158,17 +162,23 @@ def strong_augment(
     jitter_p: float = 0.8,
     blur_p: float = 0.5,
     blur_sigma: tuple[float, float] = (0.15, 1.15),
+    per_batch_coins: bool = False,
 ) -> torch.Tensor:
     """DACS strong augmentation on *normalised* images: colour jitter, then gaussian blur (DAFormer Sec. 3.1).
 
-    Per image: with probability ``jitter_p`` (0.8) un-normalise to [0, 1], change brightness, contrast,
-    saturation (factors ~ U(1 − s, 1 + s)) and hue (shift ~ U(−s, s)), s = ``jitter_strength`` (0.2),
-    in a random order, and normalise back; then with probability ``blur_p`` (0.5) blur with
-    σ ~ U(0.15, 1.15) and an odd kernel ≈ 0.1 × the image side (``blur_kernel_size``).
+    Per image (the coins per batch with ``per_batch_coins=True``): with probability ``jitter_p`` (0.8)
+    un-normalise to [0, 1], change brightness, contrast, saturation (factors ~ U(1 − s, 1 + s)) and hue
+    (shift ~ U(−s, s)), s = ``jitter_strength`` (0.2), in a random order, and normalise back; then with
+    probability ``blur_p`` (0.5) blur with σ ~ U(0.15, 1.15) and an odd kernel ≈ 0.1 × the image side
+    (``blur_kernel_size``).
 
     Args:
         images: ``[B, 3, H, W]`` float images normalised with ``mean``/``std`` (0–255 units).
         generator: CPU ``torch.Generator`` for every random draw (``None`` = torch's global one).
+        per_batch_coins: ``False`` (default): the jitter and blur coins are tossed for each image.
+            ``True`` (official ``mmseg/models/uda/dacs.py``): one jitter coin and one blur coin for the
+            whole batch (all images jittered or none, all blurred or none); factors and σ stay per image.
+            With ``False`` the draws are those of earlier versions, so old runs replay unchanged.
 
     Returns a new ``[B, 3, H, W]`` tensor on the same device; labels are untouched by this augmentation.
 
@@ -183,11 +193,17 @@ def strong_augment(
     _, _, H, W = images.shape
     kernel = [blur_kernel_size(W), blur_kernel_size(H)]  # torchvision wants [kx, ky]
 
+    if per_batch_coins:  # official: two coins for the whole batch, tossed before the loop
+        jitter_all = torch.rand((), generator=g).item() < jitter_p
+        blur_all = torch.rand((), generator=g).item() < blur_p
+
     out = []
     for img in images:  # img [3, H, W]
-        if torch.rand((), generator=g).item() < jitter_p:
+        jitter = jitter_all if per_batch_coins else torch.rand((), generator=g).item() < jitter_p
+        if jitter:
             img = _colour_jitter(img, g, mean_t, std_t, s, s, s, s)
-        if torch.rand((), generator=g).item() < blur_p:
+        blur = blur_all if per_batch_coins else torch.rand((), generator=g).item() < blur_p
+        if blur:
             sigma = _uniform(g, *blur_sigma)
             img = TF.gaussian_blur(img, kernel_size=kernel, sigma=[sigma, sigma])
         out.append(img)

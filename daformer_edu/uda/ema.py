@@ -13,10 +13,20 @@ random (or ImageNet-only) initial weights.
 
 Paper vs official code:
 - The paper (Sec. 4.1, following DACS) quotes α = 0.99; the released DAFormer config uses 0.999
-  ("a999" in its name). The default here is 0.999, the released setting.
-- The official code averages only the *parameters* and leaves the teacher's buffers alone (its teacher
-  runs with BatchNorm in training mode, so batch statistics are used anyway). Here the buffers
-  (BatchNorm running mean/var) are *copied* from the student, so the teacher can be run in ``eval()``.
+  (``configs/_base_/uda/dacs_a999_fdthings.py``, "a999" in the name of the released run). The default
+  here (``ema_update``, ``TrainConfig.ema_alpha``) is 0.999, the released setting; the ``gpu-full`` preset
+  uses 0.999, ``cpu-demo`` the paper's 0.99 (its 1,500 iterations are too short to average over 1,000).
+- The teacher's BatchNorm. The official teacher (``ema_model``) is a submodule of the DACS model, so the
+  runner's ``model.train()`` puts it in training mode; ``forward_train`` switches only its dropout and
+  drop-path off before ``ema_model.encode_decode(target_img)``, so BatchNorm (the DAFormer head's; MiT
+  itself uses LayerNorm) normalises with the statistics of the *target batch*. The official code
+  averages only the *parameters* and leaves the teacher's buffers alone. Here the buffers (BatchNorm
+  running mean/var) are *copied* from the student, so the teacher can also be run in ``eval()``: the
+  running statistics of the student's source + mixed batches. ``set_teacher_mode(teacher, True)`` is
+  the official teacher (``TrainConfig.teacher_train_mode=True``, the default and every preset's),
+  ``set_teacher_mode(teacher, False)`` the eval-mode one. Measured on cpu-demo (seed 0): eval mode was
+  behind from iteration 500 on, final 30.2 vs 36.1 mIoU
+  (bench/results/cpu-demo/official_options.md).
 - Either way the teacher must be *deterministic*: the official DACS code switches every dropout and
   drop-path module of the teacher off before it predicts, keeping only BatchNorm on batch statistics.
   :func:`set_teacher_mode` does exactly that (``train(True)`` alone would also switch on DropPath and

@@ -17,7 +17,8 @@ times) until the crop holds more than ``min_pixels × min_crop_ratio`` pixels of
 Paper vs official code:
 - The paper divides by N_S·H·W (all pixels, ignore included); the official code divides by the number of
   *labelled* pixels Σ_c n_c, because its ``sample_class_stats.json`` holds only per-class counts.
-  ``class_frequencies(counts)`` does the official thing; pass ``total_pixels=N_S·H·W`` for the paper's.
+  ``class_frequencies(counts)`` and ``RareClassSampler(...)`` do the official thing; pass
+  ``total_pixels=N_S·H·W`` to either for the paper's (``TrainConfig.rcs_fc_all_pixels=True`` does that).
 - Classes that never occur get P(c) = 0 (the official code leaves them out of the list altogether).
 - The official code stops with an assertion when a class occurs but no image holds more than
   ``min_pixels`` of it; ``RareClassSampler`` gives such a class probability 0, renormalises, and lists
@@ -182,6 +183,8 @@ class RareClassSampler:
             0 disables re-cropping.
         seed: seed of the sampler's own ``torch.Generator`` (class and image draws).
         num_classes: C.
+        total_pixels: denominator of f_c. ``None`` (official ``get_rcs_class_probs``) = the labelled pixels
+            Σ_c n_c; ``N_S·H·W`` (every label pixel, ignore included) = the paper's Eq. for f_c.
 
     Use ``draw()`` → ``(c, index)``, or ``sample(load_crop)`` which also re-crops: ``load_crop(index)``
     must return a fresh random crop, a dict with a ``"label"`` ``[H, W]`` tensor — e.g. ``dataset.__getitem__``
@@ -202,6 +205,7 @@ class RareClassSampler:
         min_crop_ratio: float = 0.5,
         seed: int = 0,
         num_classes: int = 19,
+        total_pixels: int | None = None,
     ):
         stats = _normalise_stats(stats)
         if not stats:
@@ -213,7 +217,7 @@ class RareClassSampler:
         self.num_classes = num_classes
 
         self.pixel_counts = total_class_pixels(stats, num_classes)  # [C]
-        self.frequencies = class_frequencies(self.pixel_counts)  # [C]
+        self.frequencies = class_frequencies(self.pixel_counts, total_pixels)  # [C]
         # images holding more than min_pixels of class c, as dataset indices
         self.samples_with_class: dict[int, list[int]] = {
             c: [i for i, entry in enumerate(stats) if entry.get(c, 0) > min_pixels] for c in range(num_classes)
