@@ -50,6 +50,7 @@ IGNORED = {
     ("09_full_uda.ipynb", "55cf685d"): TRAINING + " (09: a run killed and resumed)",
     ("09_full_uda.ipynb", "2406ecd9"): TRAINING + " (09: source-only, DAFormer, oracle, with their times)",
     ("09_full_uda.ipynb", "880c19db"): TRAINING + " (09: the runs' per-class IoU table)",
+    ("09_full_uda.ipynb", "45f890ac"): TRAINING + " (09: the runs' comparison table and DAFormer − source-only)",
     ("09_full_uda.ipynb", "7d5fbaf2"): TRAINING + " (09: predictions of the trained models)",
     ("09_full_uda.ipynb", "d4213e54"): TRAINING + " (09: the teacher's pseudo-label snapshots, at the run's iterations)",
     ("09_full_uda.ipynb", "ffcef06b"): TRAINING + " (09: mIoU by hand of the last trained model; NaN classes vary)",
