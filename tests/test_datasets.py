@@ -48,6 +48,7 @@ def _image(seed):
 
 def _write_png16_rgb(path, arr):
     """A 16-bit RGB PNG (what Synthia ships), written by hand: Pillow cannot write this format."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     h, w, _ = arr.shape
     raw = b"".join(b"\x00" + arr[y].astype(">u2").tobytes() for y in range(h))
 

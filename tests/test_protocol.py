@@ -9,8 +9,6 @@ protocol (whole image at 1024×512, logits resized to the full-resolution label,
 from __future__ import annotations
 
 import json
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -21,6 +19,7 @@ import daformer_edu.metrics as metrics
 import daformer_edu.train as train_mod
 from daformer_edu.data import Resize
 from daformer_edu.train import Trainer, make_config
+from test_datasets import _write_png16_rgb  # Synthia's 16-bit label PNG, written by hand
 
 pytestmark = pytest.mark.filterwarnings("ignore:build_segmentor")
 
@@ -43,19 +42,6 @@ def _png(path, arr):
 
 def _image(h, w, value=90):
     return np.full((h, w, 3), value, np.uint8)
-
-
-def _write_png16_rgb(path, arr):
-    """A 16-bit RGB PNG (Synthia's label format), written by hand: Pillow cannot write it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    h, w, _ = arr.shape
-    raw = b"".join(b"\x00" + arr[y].astype(">u2").tobytes() for y in range(h))
-
-    def chunk(tag, data):
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 def _gta(root, hw=GTA_HW):

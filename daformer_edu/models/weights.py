@@ -279,6 +279,16 @@ def _list(keys: list[str], limit: int = 20) -> str:
     return shown + (f", … ({len(keys) - limit} more)" if len(keys) > limit else "")
 
 
+def _mismatch(where: str, what: str, missing: list[str], unexpected: list[str], hint: str) -> str:
+    """The error text when a checkpoint's keys do not fit ``what`` (the encoder or the segmentor): lists both sides."""
+    msg = [f"{where}: the checkpoint does not fit the {what}."]
+    if missing:
+        msg.append(f"{len(missing)} missing key(s) (the {what} needs them, the checkpoint lacks them): {_list(missing)}")
+    if unexpected:
+        msg.append(f"{len(unexpected)} unexpected key(s) (the {what} has no such parameter): {_list(unexpected)}")
+    return "\n".join([*msg, hint])
+
+
 def _source_names(state_dict: Mapping[str, torch.Tensor], fmt: str) -> dict[str, str]:
     """Converted key -> the checkpoint's own key (after stripping a wrapper prefix), for error messages."""
     rules = {"segformer": _SEGFORMER_RULES, "hf": _HF_RULES, "timm": _TIMM_RULES, "mit": []}[fmt]
@@ -314,14 +324,9 @@ def load_encoder_weights(
     if missing or unexpected:
         origin = _source_names(raw, fmt)
         shown = [k if origin.get(k, k) == k else f"{k} (from {origin[k]})" for k in unexpected]
-        msg = [f"{where}: the checkpoint does not fit the encoder."]
-        if missing:
-            msg.append(f"{len(missing)} missing key(s) (the encoder needs them, the checkpoint lacks them): "
-                       f"{_list(missing)}")
-        if unexpected:
-            msg.append(f"{len(unexpected)} unexpected key(s) (the encoder has no such parameter): {_list(shown)}")
-        msg.append("Check that the encoder size (mit_b0 … mit_b5) and format match the checkpoint.")
-        raise EncoderWeightsError("\n".join(msg))
+        raise EncoderWeightsError(_mismatch(where, "encoder", missing, shown,
+                                            "Check that the encoder size (mit_b0 … mit_b5) and format match the "
+                                            "checkpoint."))
     bad = [f"{k}: checkpoint {tuple(converted[k].shape)} vs encoder {tuple(v.shape)}"
            for k, v in expected.items() if converted[k].shape != v.shape]
     if bad:
@@ -500,15 +505,10 @@ def _load_converted(segmentor: nn.Module, state: Mapping[str, torch.Tensor], ori
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
         shown = [k if origin.get(k, k) == k else f"{origin[k]} (→ {k})" for k in unexpected]
-        msg = [f"{where}: the checkpoint does not fit the segmentor."]
-        if missing:
-            msg.append(f"{len(missing)} missing key(s) (the segmentor needs them, the checkpoint lacks them): "
-                       f"{_list(missing)}")
-        if unexpected:
-            msg.append(f"{len(unexpected)} unexpected key(s) (the segmentor has no such parameter): {_list(shown)}")
-        msg.append("Check the encoder size (mit_b0 … mit_b5), the head ('daformer': the official DAFormer head "
-                   "with sep-ASPP fusion) and which= (model / ema_model).")
-        raise SegmentorWeightsError("\n".join(msg))
+        raise SegmentorWeightsError(_mismatch(where, "segmentor", missing, shown,
+                                              "Check the encoder size (mit_b0 … mit_b5), the head ('daformer': the "
+                                              "official DAFormer head with sep-ASPP fusion) and which= (model / "
+                                              "ema_model)."))
     bad = [f"{origin.get(k, k)} → {k}: checkpoint {tuple(state[k].shape)} vs segmentor {tuple(v.shape)}"
            for k, v in expected.items() if state[k].shape != v.shape]
     if bad:
