@@ -8,8 +8,6 @@ Taught in: notebooks/01_overlapping_patch_embed.ipynb
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 
@@ -22,25 +20,22 @@ def _as_tensor(x) -> torch.Tensor:
     return torch.as_tensor(np.asarray(x))
 
 
-def _power_of_ten_above(x: float) -> str:
-    """The smallest power of ten ≥ ``x`` as text (``2.4e-07`` → ``1e-06``): stable across machines."""
-    return f"1e{math.ceil(math.log10(x)):+03d}".replace("+", "")
-
-
 def compare(name: str, theirs, reference, atol: float = 1e-5, rtol: float = 1e-4) -> bool:
-    """Print in words whether ``theirs`` equals ``reference``; return True when it is equal or close.
+    """Print in words whether ``theirs`` equals ``reference``; return True when it does.
 
-    One line, ``name | verdict``, where the verdict is one of
+    Equal means ``|theirs − ref| ≤ atol + rtol·|ref|`` for every element (``torch.allclose``'s rule), and exactly
+    equal for integer and boolean tensors. One line, ``name | verdict``, where the verdict is one of
 
-    - ``exact`` — every element is equal (NaN counts as equal to NaN in the same place, e.g. the IoU of a
-      class absent from both; the line then says how many NaNs there were);
-    - ``close: equal up to 1e-06`` — not bit-equal, but ``|theirs − ref| ≤ atol + rtol·|ref|`` everywhere
-      (``torch.allclose``); the largest difference is rounded *up* to a power of ten, so the line reads
+    - ``exact`` — integer or boolean tensors that are equal, or floats compared with ``atol=0, rtol=0`` that are
+      bit-for-bit equal;
+    - ``match within atol 1e-05 + rtol 0.0001·|ref|`` — floats equal up to the stated tolerance. Whether their
+      last bits also agree depends on the CPU and the torch build, so the verdict does not say: the line reads
       the same on every machine;
-    - ``DIFFERENT: …`` — how many elements are off, the largest difference and where it is, or NaNs in
-      different places, or a shape or length mismatch (reported, not raised, so a student sees it).
+    - ``DIFFERENT: …`` — how many elements are off and the largest difference (two significant digits), or NaNs
+      in different places, or a shape or length mismatch (reported, not raised, so a student sees it).
 
-    Integer and boolean tensors must be exact. Tuples and lists are compared element by element.
+    NaN counts as equal to NaN in the same place (e.g. the IoU of a class absent from both); the line then says
+    how many NaNs there were. Tuples and lists are compared element by element.
 
     Taught in: notebooks/01_overlapping_patch_embed.ipynb
     """
@@ -67,21 +62,20 @@ def compare(name: str, theirs, reference, atol: float = 1e-5, rtol: float = 1e-4
     note = f" ({nans} NaN in both, in the same places)" if nans else ""
     keep = ~nan_a
     diff = torch.where(a64 == b64, 0, (a64 - b64).abs())  # equal infinities differ by 0, not by inf − inf = NaN
-    if bool((diff[keep] == 0).all()):
-        print(f"{label} exact{note}")
-        return True
     if not floating:
+        if bool((diff == 0).all()):
+            print(f"{label} exact")
+            return True
         off = int((diff != 0).sum())
         where = tuple(torch.nonzero(diff)[0].tolist())
         print(f"{label} DIFFERENT: {off} of {a.numel()} elements differ, max diff {int(diff.max())}, "
               f"first at index {where}")
         return False
     bad = (diff > atol + rtol * b64.abs()) & keep
-    maxdiff = float(diff[keep].max())
     if not bool(bad.any()):
-        print(f"{label} close: equal up to {_power_of_ten_above(maxdiff)}{note}")
+        verdict = "exact" if atol == 0 and rtol == 0 else f"match within atol {atol:g} + rtol {rtol:g}·|ref|"
+        print(f"{label} {verdict}{note}")
         return True
-    where = tuple(torch.nonzero(bad & (diff == diff[bad].max()))[0].tolist())
     print(f"{label} DIFFERENT: {int(bad.sum())} of {a.numel()} elements off by more than "
-          f"atol {atol:g} + rtol {rtol:g}·|ref|; max diff {maxdiff:.3g} at index {where}")
+          f"atol {atol:g} + rtol {rtol:g}·|ref|; largest difference {float(diff[keep].max()):.2g}")
     return False

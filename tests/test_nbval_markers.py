@@ -59,6 +59,7 @@ IGNORED = {
     ("09_full_uda.ipynb", "own-classes-train"): TRAINING + " (09: two iterations between two folder domains)",
     ("09_full_uda.ipynb", "3f783835"): TRAINING + " (09: thing cells per iteration of the DAFormer run)",
     ("10_domain_generalization.ipynb", "b48170f4"): TRAINING + " (10: source-only and BlindNet, with their times)",
+    ("10_domain_generalization.ipynb", "b7c94c93"): TRAINING + " (10: their target IoU per class after 50 steps)",
     ("11_unsupervised_stego.ipynb", "a3832c2e"): TRAINING + " (11)",
     ("11_unsupervised_stego.ipynb", "7c6c3da1"): TRAINING + " (11)",
     ("11_unsupervised_stego.ipynb", "21402360"): TRAINING + " (11)",
