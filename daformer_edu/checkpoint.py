@@ -17,6 +17,7 @@ Taught in: notebooks/09_full_uda.ipynb
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import tempfile
 from pathlib import Path
@@ -25,7 +26,14 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state"]
+__all__ = ["save_checkpoint", "load_checkpoint", "rng_state", "set_rng_state", "CheckpointError"]
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file exists but cannot be read (truncated, or not a file ``torch.save`` wrote).
+
+    Taught in: notebooks/09_full_uda.ipynb
+    """
 
 
 def rng_state(generators: dict[str, torch.Generator] | None = None) -> dict[str, Any]:
@@ -96,8 +104,10 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     """Read a checkpoint written by :func:`save_checkpoint`.
 
     ``path`` may be the file or a run folder holding ``checkpoint.pt``. A missing file is an error that names
-    the path and what was looked for. (``weights_only=False``: the file holds RNG states and the config, and
-    is one this package wrote itself — never load checkpoints from people you do not trust.)
+    the path and what was looked for; a file that cannot be read (cut short by a full disk or a copy that did not
+    finish) raises :class:`CheckpointError` naming it and what to do. (``weights_only=False``: the file holds RNG
+    states and the config, and is one this package wrote itself — never load checkpoints from people you do not
+    trust.)
 
     Taught in: notebooks/09_full_uda.ipynb
     """
@@ -109,4 +119,11 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             f"no checkpoint at {path}: pass the checkpoint file or the run folder (--out) that holds "
             "checkpoint.pt, written every `checkpoint_interval` iterations"
         )
-    return torch.load(path, map_location=map_location, weights_only=False)
+    try:
+        return torch.load(path, map_location=map_location, weights_only=False)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, ValueError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint ({reason}): the file is truncated or was not written by "
+            "torch.save. Delete it to start the run again, or resume from a complete copy"
+        ) from None

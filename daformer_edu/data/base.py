@@ -141,6 +141,23 @@ class SegmentationDataset(torch.utils.data.Dataset):
             out.append({"file": self.name(i), **self.class_pixel_counts(i)})
         return out
 
+    def label_pixels(self) -> int:
+        """N_S·H·W of the paper's class frequency f_c: every pixel of every label as loaded, ignore included.
+
+        Taught in: notebooks/06_rare_class_sampling.ipynb
+        """
+        self._require_labels("label_pixels")
+        return sum(int(self.load_label(i).size) for i in range(len(self)))
+
+    def rcs_min_pixels(self) -> int:
+        """RCS's ``min_pixels`` for these labels: the official 3000, counted at GTA's full 1914×1052 resolution.
+
+        Datasets whose labels have another size override it with ``uda.rcs.scaled_min_pixels`` of that size.
+
+        Taught in: notebooks/06_rare_class_sampling.ipynb
+        """
+        return 3000
+
     def class_pixel_counts(self, index: int) -> dict[int, int]:
         """``{trainId: number of pixels}`` in sample ``index``'s label (as loaded, ignore excluded).
 
@@ -247,6 +264,13 @@ class _FileDataset(SegmentationDataset):
     def load_label(self, index: int) -> np.ndarray:
         self._require_labels("load_label")
         return self._label(self._check_index(index))
+
+    def label_pixels(self) -> int:
+        """Every pixel of every label file, read from the PNG headers (no pixel is decoded)."""
+        from .io import label_file_pixels
+
+        self._require_labels("label_pixels")
+        return label_file_pixels(self.labels)
 
     def class_stats(self, progress: bool | None = False) -> list[dict]:
         """From ``ROOT/sample_class_stats.json`` when it covers exactly these samples, else computed."""

@@ -146,3 +146,16 @@ class FolderDataset(SegmentationDataset):
     def load_label(self, index: int) -> np.ndarray:
         self._require_labels("load_label")
         return self._label(self._check_index(index))
+
+    def label_pixels(self) -> int:
+        """Every pixel of every label file, read from the PNG headers (no pixel is decoded)."""
+        from .io import label_file_pixels
+
+        self._require_labels("label_pixels")
+        return label_file_pixels(self.labels)
+
+    def rcs_min_pixels(self) -> int:
+        """The official 3000 scaled from GTA's 1914×1052 to the size of this folder's first label."""
+        from ..uda.rcs import scaled_min_pixels
+
+        return scaled_min_pixels(self.load_label(0).shape)

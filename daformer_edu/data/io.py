@@ -30,6 +30,7 @@ __all__ = [
     "read_label",
     "map_label",
     "check_same_size",
+    "label_file_pixels",
 ]
 
 
@@ -204,3 +205,17 @@ def _image_label_pairs(dataset: str, root: Path, images_dir: Path, labels_dir: P
         converted = labels_dir / f"{img.stem}_labelTrainIds.png"
         labels.append(converted if converted.is_file() else labels_dir / img.name)
     return images, labels
+
+
+def label_file_pixels(paths) -> int:
+    """Σ H·W over label files, from their headers (PIL reads no pixels): N_S·H·W for RCS's f_c.
+
+    Taught in: notebooks/06_rare_class_sampling.ipynb
+    """
+    from PIL import Image
+
+    total = 0
+    for path in paths:
+        with Image.open(path) as im:
+            total += im.size[0] * im.size[1]
+    return total

@@ -20,18 +20,23 @@ from .heads import DAFormerHead, SegFormerHead, init_head_like_mmcv
 from .embedded import load_embedded_weights
 from .weights import load_encoder_weights, _warn_training_from_scratch
 
-__all__ = ["EncoderDecoder", "build_segmentor"]
+__all__ = ["EncoderDecoder", "build_segmentor", "ENCODERS", "HEADS", "HEAD_INITS", "DEFAULT_HEAD_INIT"]
 
-_ENCODERS = ("mit_b0", "mit_b1", "mit_b2", "mit_b3", "mit_b4", "mit_b5")
+ENCODERS: tuple[str, ...] = tuple(mit.MIT_CONFIGS)  # "mit_b0" … "mit_b5": the one list of encoder names
 _HEADS = {"daformer": DAFormerHead, "segformer": SegFormerHead}
-_HEAD_INITS = ("pytorch", "mmcv")
+HEADS: tuple[str, ...] = tuple(_HEADS)
+# How the decode head starts: "mmcv" as the official code (kaiming-normal convs, BN 1/0, classifier N(0, 0.01)),
+# "pytorch" as PyTorch builds the layers. The default of build_segmentor and of TrainConfig.
+HEAD_INITS = ("mmcv", "pytorch")
+DEFAULT_HEAD_INIT = "mmcv"
 
 
 class EncoderDecoder(nn.Module):
     """``logits = Upsample_{H×W}(head(encoder(x)))`` — bilinear, ``align_corners=False``.
 
     ``forward(x: [B, 3, H, W]) → [B, K, H, W]``; ``extract_features(x)`` → the encoder's four maps;
-    ``forward_with_features(x)`` → ``(logits, features)`` from one pass (for FD on the source batch).
+    ``forward(x, features=True)`` (or ``forward_with_features(x)``) → ``(logits, features)`` from one pass (for FD
+    on the source batch; through ``forward``, so that DDP sees the pass and synchronises its gradients).
 
     Taught in: notebooks/04_fusion_decoder.ipynb
     """
@@ -53,7 +58,9 @@ class EncoderDecoder(nn.Module):
         features = self.extract_features(x)
         return self.decode(features, x.shape[-2:]), features
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, features: bool = False):
+        if features:
+            return self.forward_with_features(x)
         return self.decode(self.extract_features(x), x.shape[-2:])
 
 
@@ -68,7 +75,7 @@ def build_segmentor(
     head_kwargs: dict | None = None,
     embed_dim: int | None = None,
     channels: int | None = None,
-    head_init: str = "pytorch",
+    head_init: str = DEFAULT_HEAD_INIT,
 ) -> EncoderDecoder:
     """Build DAFormer's network: MiT-B5 encoder + context-aware fusion head (DAFormer §3.2), by default.
 
@@ -80,18 +87,18 @@ def build_segmentor(
     None to train from scratch (warns once).
     ``encoder_kwargs`` go to ``mit_b*(**kwargs)``; ``head_kwargs`` (and the shortcuts ``embed_dim``,
     ``channels``) to the head, e.g. ``build_segmentor("mit_b0", embed_dim=64, channels=64)`` for a tiny CPU model.
-    ``head_init``: ``"pytorch"`` (default: the head as PyTorch builds it) or ``"mmcv"`` (the official
-    initialisation, :func:`~daformer_edu.models.heads.init_head_like_mmcv`: kaiming-normal convs, BN 1/0,
-    classifier N(0, 0.01)); applies to a head given by name or as a module.
+    ``head_init``: ``"mmcv"`` (default: the official initialisation,
+    :func:`~daformer_edu.models.heads.init_head_like_mmcv`: kaiming-normal convs, BN 1/0, classifier N(0, 0.01))
+    or ``"pytorch"`` (the head as PyTorch builds it); applies to a head given by name or as a module.
 
     Taught in: notebooks/04_fusion_decoder.ipynb
     """
-    if head_init not in _HEAD_INITS:
-        raise ValueError(f"build_segmentor: head_init={head_init!r} is unknown; use one of {_HEAD_INITS}.")
+    if head_init not in HEAD_INITS:
+        raise ValueError(f"build_segmentor: head_init={head_init!r} is unknown; use one of {HEAD_INITS}.")
     if isinstance(encoder, str):
-        if encoder not in _ENCODERS:
+        if encoder not in ENCODERS:
             raise ValueError(
-                f"build_segmentor: encoder={encoder!r} is unknown; use one of {_ENCODERS} or pass a module."
+                f"build_segmentor: encoder={encoder!r} is unknown; use one of {ENCODERS} or pass a module."
             )
         enc = getattr(mit, encoder)(**(encoder_kwargs or {}))
     elif isinstance(encoder, nn.Module):

@@ -23,7 +23,7 @@ Paper vs official code:
   averages only the *parameters* and leaves the teacher's buffers alone. Here the buffers (BatchNorm
   running mean/var) are *copied* from the student, so the teacher can also be run in ``eval()``: the
   running statistics of the student's source + mixed batches. ``set_teacher_mode(teacher, True)`` is
-  the official teacher (``TrainConfig.teacher_train_mode=True``, the default and every preset's),
+  the official teacher (``TrainConfig.teacher_bn_form="official"``, the default and every preset's),
   ``set_teacher_mode(teacher, False)`` the eval-mode one. Measured on cpu-demo (seed 0): eval mode was
   behind from iteration 500 on, final 30.2 vs 36.1 mIoU
   (bench/results/cpu-demo/official_options.md).
@@ -36,12 +36,14 @@ Taught in: notebooks/05_pseudo_label_weighting.ipynb
 """
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
 from ..models.mit import DropPath
 
-__all__ = ["ema_alpha", "ema_update", "set_teacher_mode"]
+__all__ = ["ema_alpha", "ema_update", "set_teacher_mode", "preserved_buffers"]
 
 
 def ema_alpha(iteration: int, alpha_max: float = 0.999) -> float:
@@ -116,3 +118,21 @@ def set_teacher_mode(teacher: nn.Module, batch_norm_batch_stats: bool = False) -
         if isinstance(m, (nn.modules.dropout._DropoutNd, DropPath)):
             m.eval()
     return teacher
+
+
+@contextlib.contextmanager
+def preserved_buffers(module: nn.Module):
+    """Run a block and put every buffer of ``module`` back as it was (BatchNorm running statistics, counters).
+
+    A teacher in the official train mode updates its BatchNorm running statistics on every forward pass; a look
+    at its pseudo-labels between iterations (the trainer's snapshots) must not change the run.
+
+    Taught in: notebooks/09_full_uda.ipynb
+    """
+    saved = {name: buf.detach().clone() for name, buf in module.named_buffers()}
+    try:
+        yield module
+    finally:
+        with torch.no_grad():
+            for name, buf in module.named_buffers():
+                buf.copy_(saved[name])

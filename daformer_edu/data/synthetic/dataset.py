@@ -95,6 +95,16 @@ class SyntheticDomain(SegmentationDataset):
         self._require_labels("load_label")
         return self._render(index, with_image=False)[1]
 
+    def label_pixels(self) -> int:
+        """Every label is rendered at ``size``: N·H·W without rendering one."""
+        return len(self) * self.size[0] * self.size[1]
+
+    def rcs_min_pixels(self) -> int:
+        """The official 3000 scaled from GTA's 1914×1052 to the rendered ``size``."""
+        from ...uda.rcs import scaled_min_pixels
+
+        return scaled_min_pixels(self.size)
+
     def class_pixel_counts(self, index: int) -> dict[int, int]:
         index = self._check_index(index)
         if index not in self._counts_cache:
