@@ -70,8 +70,8 @@ def main(argv=None):
             c = dataclasses.replace(cfg, seed=seed)
             res = train_blindnet(c)
             ev = evaluate_target(res.model, c)
-            mious.append(100 * ev["miou"])
-            accs.append(100 * ev["acc"])
+            mious.append(ev["miou"])  # percent
+            accs.append(ev["acc"])
             secs.append(res.seconds)
         table.append((name, np.mean(mious), np.std(mious), np.mean(accs), np.mean(secs), mious))
         print(f"  done {name}: mIoU {np.mean(mious):.2f} ({np.mean(secs):.0f} s/run)", flush=True)

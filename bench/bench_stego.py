@@ -60,7 +60,7 @@ def main():
     def score(codes_t, codes_v):
         cent = kmeans_cosine(codes_t, k, seed=0)
         r = unsupervised_scores(assign_clusters(codes_v, cent, size=(H, W)), yv, k, 19)
-        return round(100 * r["miou"], 2), round(100 * r["acc"], 2)
+        return round(r["miou"], 2), round(r["acc"], 2)  # percent
 
     # where do the centred correlations lie? (b should sit inside these ranges)
     f = ft[:16]

@@ -212,11 +212,11 @@ def bench_gap(args):
     results = {}
     for mode in ("source-only", "oracle"):
         results[mode] = train_one(mode, args, device)
-        print(f"{mode}: target-val mIoU {100 * results[mode]['miou']:.1f}  ({results[mode]['train_s']:.0f} s)",
+        print(f"{mode}: target-val mIoU {results[mode]['miou']:.1f}  ({results[mode]['train_s']:.0f} s)",
               flush=True)
     if args.selftrain > 0:
         st = self_train(results["source-only"]["model"], args, device)
-        print(f"source-only + {st['iters']} it minimal self-training: target-val mIoU {100 * st['miou']:.1f}",
+        print(f"source-only + {st['iters']} it minimal self-training: target-val mIoU {st['miou']:.1f}",
               flush=True)
         results = {"source-only": results["source-only"], "+ self-training": st, "oracle": results["oracle"]}
     its = "/".join(str(v["iters"]) for v in results.values())
@@ -226,7 +226,7 @@ def bench_gap(args):
     table = {k: v["iou"] for k, v in results.items()}
     table["source-only @ source val"] = results["source-only"]["source_val"]["iou"]
     print(format_comparison_table(table, CLASSES))
-    gap = 100 * (results["oracle"]["miou"] - results["source-only"]["miou"])
+    gap = results["oracle"]["miou"] - results["source-only"]["miou"]  # percent: mIoU points
     print(f"gap (oracle - source-only): {gap:.1f} mIoU points")
     if args.json:
         with open(args.json, "w") as f:

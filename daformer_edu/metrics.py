@@ -11,6 +11,12 @@ A class that is neither in the labels nor in the predictions has union 0: its Io
 it (mmseg's rule, used by DAFormer). A class that is predicted but never in the labels has IoU 0 and counts.
 Synthia → Cityscapes results average over 16 classes: ``mean_iou(M, classes=SYNTHIA_16)``.
 
+Units. The functions of a confusion matrix (``iou_per_class``, ``mean_iou``, ``pixel_accuracy``) return the
+equation's value, a fraction in [0, 1]. Every result a person reads holds **percent**, as papers print it:
+``evaluate``'s dict here, ``dg.evaluate_target``, STEGO's ``unsupervised.unsupervised_scores`` and the
+``python -m daformer_edu.evaluate`` results (keys ``miou``, ``iou`` / ``per_class_iou``, ``acc``). So
+``evaluate(...)["miou"] == 100 * mean_iou(evaluate(...)["confusion"])``.
+
 The protocol of DAFormer (mmseg, ``test_cfg=dict(mode='whole')`` in every DAFormer config): the Cityscapes val
 image is resized to 1024×512, the network runs on the whole image, its logits are resized (bilinear) to the
 full 2048×1024 label and scored there, 19 classes. ``evaluate`` does this when the dataset gives the image at
@@ -64,7 +70,7 @@ def confusion_matrix(pred: torch.Tensor, label: torch.Tensor, num_classes: int, 
 
 
 def iou_per_class(confusion: torch.Tensor) -> torch.Tensor:
-    """IoU_c = M[c, c] / (row_c + col_c − M[c, c]) as float64 ``[K]``; NaN where the union is 0.
+    """IoU_c = M[c, c] / (row_c + col_c − M[c, c]) as float64 ``[K]`` fractions in [0, 1]; NaN where the union is 0.
 
     Taught in: notebooks/09_full_uda.ipynb
     """
@@ -75,7 +81,8 @@ def iou_per_class(confusion: torch.Tensor) -> torch.Tensor:
 
 
 def mean_iou(confusion: torch.Tensor, classes=None) -> float:
-    """Mean IoU over the classes present (NaN-skipping mean); ``classes`` restricts it (e.g. ``SYNTHIA_16``).
+    """Mean IoU over the classes present (NaN-skipping mean), a fraction in [0, 1]; ``classes`` restricts it
+    (e.g. ``SYNTHIA_16``).
 
     Taught in: notebooks/09_full_uda.ipynb
     """
@@ -87,7 +94,7 @@ def mean_iou(confusion: torch.Tensor, classes=None) -> float:
 
 
 def pixel_accuracy(confusion: torch.Tensor) -> float:
-    """Share of labelled pixels predicted correctly: trace(M) / sum(M).
+    """Share of labelled pixels predicted correctly: trace(M) / sum(M), a fraction in [0, 1].
 
     Taught in: notebooks/09_full_uda.ipynb
     """
@@ -170,8 +177,9 @@ def evaluate(model, data, num_classes: int = 19, device=None, size=None, sliding
              max_batches: int | None = None, classes=None, progress: bool | None = None, ignore_index: int = 255) -> dict:
     """mIoU of ``model`` on a labelled dataset or DataLoader; returns ``{"miou", "iou", "acc", "confusion"}``.
 
-    ``miou`` and ``iou`` (a list of K floats, NaN for absent classes) are fractions in [0, 1]; multiply by
-    100 for the percent of papers. ``confusion`` is the ``[K, K]`` CPU tensor. Predictions are made at the
+    ``miou``, ``iou`` (a list of K floats, NaN for absent classes) and ``acc`` (pixel accuracy) are in percent:
+    ``100 · mean_iou(confusion, classes)``, ``100 · iou_per_class(confusion)``, ``100 · pixel_accuracy(confusion)``
+    (the module's unit rule). ``confusion`` is the ``[K, K]`` CPU tensor of counts. Predictions are made at the
     label size (see ``predict``): the logits are resized (bilinear) to each batch's label, so a label kept at
     full resolution is scored at full resolution — mmseg's protocol. ``size=(h, w)`` resizes the image before
     the forward pass (for datasets that give the image at full size). The model is put in eval mode and
@@ -208,10 +216,10 @@ def evaluate(model, data, num_classes: int = 19, device=None, size=None, sliding
     finally:
         model.train(was_training)
     confusion = confusion.cpu()
-    iou = iou_per_class(confusion)
+    iou = iou_per_class(confusion)  # [K] fractions
     return {
-        "miou": mean_iou(confusion, classes),
-        "iou": [float(v) for v in iou],
-        "acc": pixel_accuracy(confusion),
+        "miou": 100 * mean_iou(confusion, classes),
+        "iou": [100 * float(v) for v in iou],
+        "acc": 100 * pixel_accuracy(confusion),
         "confusion": confusion,
     }

@@ -181,7 +181,9 @@ def pretrain(config: PretrainConfig, argv: list[str] | None = None) -> dict:
     bar = tqdm(total=cfg.iterations, initial=step, desc=f"pretrain {cfg.encoder}", disable=not cfg.progress,
                dynamic_ncols=True)
     while step < cfg.iterations:
-        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)  # the batch: a function of (seed, step)
+        # the batch: a function of (seed, step). Not data.stream.CropStream (numpy, one generator per slot): that
+        # would change every batch, and the command recorded in the shipped weights must reproduce them bit for bit
+        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
         idx = torch.randint(len(train_x), (cfg.batch_size,), generator=g)
         x = _normalise(train_x[idx])  # [B, 3, S, S]
         flip = torch.rand(cfg.batch_size, generator=g) < 0.5

@@ -6,6 +6,7 @@ import matplotlib
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from daformer_edu.data.synthetic import SyntheticDomain
 from daformer_edu.data.transforms import IMAGENET_MEAN, IMAGENET_STD
@@ -35,12 +36,73 @@ def _quiet():
 def test_decode_with_features_is_the_heads_forward():
     model = BlindNet(BlindNetConfig(**TINY)).eval()
     x = torch.randn(2, 3, 64, 64)
-    feats = model.segmentor.extract_features(x)
-    logits, inner = decode_with_features(model.segmentor.head, feats)
-    torch.testing.assert_close(logits, model.segmentor.head(feats))
+    with torch.no_grad():
+        feats = model.segmentor.extract_features(x)
+        logits, inner = decode_with_features(model.segmentor.head, feats)
+        assert torch.equal(logits, model.segmentor.head(feats))  # bit for bit
     assert inner["embed"].shape == (2, 4 * 32, 16, 16) and inner["fused"].shape == (2, 32, 16, 16)
     emb = model.projections["fused"](inner["fused"])
     torch.testing.assert_close(emb.norm(dim=1), torch.ones(2, 16, 16))  # L2-normalised per pixel
+    from daformer_edu.models import SegFormerHead
+
+    with pytest.raises(TypeError, match="DAFormerHead"):
+        decode_with_features(SegFormerHead([32, 64, 160, 256], embed_dim=8), feats)
+
+
+def _submodules_one_by_one(self, features, return_features=False):
+    """Reference for DAFormerHead.forward: the head's submodules called one by one (DAFormer §3.2)."""
+    size = features[0].shape[-2:]
+    embedded = []
+    for f, embed in zip(features, self.embeds):
+        B, _, h, w = f.shape
+        x = embed(f.flatten(2).transpose(1, 2)).transpose(1, 2).reshape(B, -1, h, w)  # [B, E, h, w]
+        if (h, w) != tuple(size):
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)  # [B, E, H/4, W/4]
+        embedded.append(x)
+    embed_cat = torch.cat(embedded, dim=1)  # [B, 4E, H/4, W/4]
+    fused = self.fusion(embed_cat)  # [B, C, H/4, W/4]
+    logits = self.classifier(self.dropout(fused))  # [B, K, H/4, W/4]
+    return (logits, {"embed": embed_cat, "fused": fused}) if return_features else logits
+
+
+# train_blindnet(BlindNetConfig(**TINY, iterations=3)).history, recorded (1 thread) with the head's submodules
+# called one by one in the training loop and the crops drawn slot by slot from default_rng([seed, 7, t, k])
+RECORDED_HISTORY = [
+    {"ce": 2.9454212188720703, "cml": 0.07151005417108536, "ccl": 0.37569642066955566, "cwcl": 2.7731595039367676,
+     "sdcl": 4.43995475769043, "total": 5.19879674911499},
+    {"ce": 2.8565971851348877, "cml": 0.116536445915699, "ccl": 0.5191675424575806, "cwcl": 3.310792922973633,
+     "sdcl": 2.9686875343322754, "total": 4.867582321166992},
+    {"ce": 2.9021451473236084, "cml": 0.05946899577975273, "ccl": 0.3418318033218384, "cwcl": 2.790680408477783,
+     "sdcl": 3.7006349563598633, "total": 4.929800033569336},
+]
+
+
+def test_training_losses_are_those_of_the_heads_submodules_one_by_one(monkeypatch):
+    from daformer_edu.models.heads import DAFormerHead
+
+    cfg = BlindNetConfig(**dict(TINY, iterations=3))
+    ours = train_blindnet(cfg).history
+    monkeypatch.setattr(DAFormerHead, "forward", _submodules_one_by_one)
+    reference = train_blindnet(cfg).history
+    assert ours == reference  # bit for bit: every loss of every step
+    for got, want in zip(ours, RECORDED_HISTORY):  # the record, up to the last bits of another CPU / thread count
+        assert got == pytest.approx(want, rel=1e-4)
+
+
+def test_crops_come_from_the_shared_stream_7():
+    import daformer_edu.dg.blindnet as bn
+
+    cfg = BlindNetConfig(**dict(TINY, batch_size=3, seed=4))
+    source = bn._source_dataset(cfg)
+    stream = bn._crop_stream(source, cfg)
+    assert (stream.seed, stream.stream) == (4, 7)
+    for t in (0, 5):
+        batch = stream.batch(t, cfg.batch_size)
+        for k in range(cfg.batch_size):  # crop k of step t: its own generator default_rng([seed, 7, t, k])
+            rng = np.random.default_rng([cfg.seed, 7, t, k])
+            item = source.get(int(rng.integers(len(source))), rng=rng)
+            assert torch.equal(batch["image"][k], item["image"]) and torch.equal(batch["label"][k], item["label"])
+    assert not torch.equal(stream.batch(0, 3)["image"], stream.batch(1, 3)["image"])  # control: steps differ
 
 
 def test_training_steps_are_finite_and_never_load_target(monkeypatch):
@@ -65,7 +127,13 @@ def test_training_steps_are_finite_and_never_load_target(monkeypatch):
     assert all(r["cml"] == 0 and r["cwcl"] == 0 for r in base.history)
     monkeypatch.setattr(SyntheticDomain, "load", original_load)
     out = evaluate_target(result.model, cfg)  # only now is the target val split read
-    assert 0.0 <= out["miou"] <= 1.0
+    m = out["confusion"].double().numpy()  # [K, K] counts
+    tp = np.diag(m)
+    with np.errstate(invalid="ignore"):
+        iou = tp / (m.sum(0) + m.sum(1) - tp)  # NaN: class absent
+    assert out["miou"] == pytest.approx(100 * np.nanmean(iou))  # percent
+    assert out["acc"] == pytest.approx(100 * tp.sum() / m.sum())
+    assert out["iou"] == pytest.approx(list(100 * iou), nan_ok=True)
 
 
 def test_target_dataset_is_refused():
@@ -154,26 +222,29 @@ def test_pretrained_start_loads_the_embedded_encoder():
     assert any(not torch.equal(random[n], ours[n]) for n in shipped)
 
 
-# --- issue 11, fix 5: the official rules in the training loop ---------------------------------------------------
+# --- the official rules in the training loop ----------------------------------------------------------------
 
 
 def test_cwcl_split_reads_the_original_views_prediction(monkeypatch):
     import daformer_edu.dg.blindnet as bn
 
-    seen = {}
-    real_decode, real_cwcl = bn.decode_with_features, bn.class_wise_contrastive_loss
+    from daformer_edu.models.heads import DAFormerHead
 
-    def spy_decode(head, feats):
-        logits, inner = real_decode(head, feats)
-        seen["logits4"] = logits.detach()  # [2B, K, h, w]: original half first, then the style half
-        return logits, inner
+    seen = {}
+    real_forward, real_cwcl = DAFormerHead.forward, bn.class_wise_contrastive_loss
+
+    def spy_forward(head, feats, return_features=False):
+        out = real_forward(head, feats, return_features=return_features)
+        if return_features:
+            seen["logits4"] = out[0].detach()  # [2B, K, h, w]: original half first, then the style half
+        return out
 
     def spy_cwcl(emb, emb_aug, label, split, *args, **kwargs):
         seen.setdefault("split", split.clone())
         seen.setdefault("kwargs", kwargs)
         return real_cwcl(emb, emb_aug, label, split, *args, **kwargs)
 
-    monkeypatch.setattr(bn, "decode_with_features", spy_decode)
+    monkeypatch.setattr(DAFormerHead, "forward", spy_forward)
     monkeypatch.setattr(bn, "class_wise_contrastive_loss", spy_cwcl)
     cfg = BlindNetConfig(**dict(TINY, iterations=1))
     train_blindnet(cfg)

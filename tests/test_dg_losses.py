@@ -187,7 +187,7 @@ def test_bad_shapes_raise_clear_errors():
                                     torch.zeros(1, 4, 4).long())
 
 
-# --- issue 11, fix 5: BlindNet's official sampling rules -------------------------------------------------------
+# --- BlindNet's official sampling rules ------------------------------------------------------------------------
 
 
 def test_cwcl_per_image_skips_classes_with_at_most_50_pixels():

@@ -91,8 +91,32 @@ def test_daformer_head_matches_hand_written_forward():
         y = cbr(head.fusion.bottleneck, torch.cat(outs, 1))
         ref = F.conv2d(y, head.classifier.weight, head.classifier.bias)
         mine = head(feats)
+        logits, inner = head(feats, return_features=True)
     assert mine.shape == (2, 5, 25, 33)
     torch.testing.assert_close(mine, ref, atol=1e-5, rtol=1e-4)
+    # the inner maps are the hand-written ones: the concatenated embeddings and the fusion output
+    assert set(inner) == {"embed", "fused"} and torch.equal(logits, mine)
+    assert inner["embed"].shape == (2, 4 * 16, 25, 33) and inner["fused"].shape == (2, 8, 25, 33)
+    torch.testing.assert_close(inner["embed"], x, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(inner["fused"], y, atol=1e-5, rtol=1e-4)
+
+
+def test_daformer_head_return_features_keeps_the_logits_bit_for_bit():
+    dims = [32, 64, 160, 256]
+    head = _randomize_bn_(DAFormerHead(dims, num_classes=5, embed_dim=16, channels=8), seed=2)
+    feats = _feats(dims)
+    with torch.no_grad():
+        plain = head.eval()(feats)
+        logits, inner = head(feats, return_features=True)
+        assert torch.equal(logits, plain)  # eval: the same forward pass, nothing recomputed
+        assert torch.equal(head.classifier(inner["fused"]), plain)  # the classifier reads "fused" (dropout is off)
+        head.train()  # train: dropout draws from torch's generator, the same draws in both calls
+        torch.manual_seed(5)
+        plain = head(feats)
+        torch.manual_seed(5)
+        logits, _ = head(feats, return_features=True)
+    assert torch.equal(logits, plain)
+    assert not torch.equal(head.eval()(feats), plain)  # control: dropout did act in train mode
 
 
 @pytest.mark.parametrize("dilation", [1, 6, 12])

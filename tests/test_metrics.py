@@ -127,7 +127,7 @@ class _Toy(torch.utils.data.Dataset):
 def test_evaluate_perfect_model_and_restores_mode():
     model = _ReadsChannel0(4).train()
     res = evaluate(model, _Toy(), num_classes=4, device="cpu", progress=False)
-    assert res["miou"] == pytest.approx(1.0) and res["acc"] == pytest.approx(1.0)
+    assert res["miou"] == pytest.approx(100.0) and res["acc"] == pytest.approx(100.0)  # percent
     assert res["confusion"].sum() == 3 * 7 * 8  # ignore row skipped
     assert len(res["iou"]) == 4 and model.training
     loader = torch.utils.data.DataLoader(_Toy(), batch_size=2)
@@ -150,3 +150,28 @@ def test_predict_moves_a_cpu_image_to_the_model_and_back():
     out = predict(model.cuda(), x)  # CPU image, CUDA model
     assert out.device.type == "cpu" and torch.equal(out, cpu)
 
+
+
+class _Fixed(nn.Module):
+    """Predicts ``PRED`` for one image whatever it sees (one-hot logits)."""
+
+    def __init__(self):
+        super().__init__()
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        return nn.functional.one_hot(PRED, 3).permute(2, 0, 1)[None].float() + self.dummy  # [1, 3, 2, 4]
+
+
+def test_evaluate_reports_percent_and_the_confusion_functions_fractions():
+    # the hand-worked example above: IoU 0.5, 0.5, 1 → 50, 50, 100 %; mIoU 2/3 → 66.67 %; accuracy 5/7 → 71.43 %
+    data = [{"image": torch.zeros(1, 3, 2, 4), "label": LABEL[None]}]
+    res = evaluate(_Fixed(), data, num_classes=3, device="cpu", progress=False)
+    assert torch.equal(res["confusion"], M)
+    assert res["iou"] == pytest.approx([50.0, 50.0, 100.0])
+    assert res["miou"] == pytest.approx(200 / 3) and res["acc"] == pytest.approx(500 / 7)
+    assert mean_iou(res["confusion"]) == pytest.approx(2 / 3)  # functions of M stay fractions
+    assert pixel_accuracy(res["confusion"]) == pytest.approx(5 / 7)
+    assert iou_per_class(res["confusion"]).tolist() == pytest.approx([0.5, 0.5, 1.0])
+    absent = evaluate(_Fixed(), data, num_classes=4, device="cpu", progress=False)["iou"]
+    assert math.isnan(absent[3])  # a class in neither labels nor predictions stays NaN

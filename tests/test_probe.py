@@ -36,7 +36,7 @@ def test_unsupervised_scores_permuted_labels_are_perfect():
     labels[0, 0, 0] = 255
     clusters = torch.tensor([2, 0, 1])[labels.clamp(max=2)]  # class k → cluster perm[k]
     r = unsupervised_scores(clusters, labels, num_clusters=3, num_classes=19)
-    assert r["miou"] == pytest.approx(1.0) and r["acc"] == pytest.approx(1.0)
+    assert r["miou"] == pytest.approx(100.0) and r["acc"] == pytest.approx(100.0)  # percent
     assert r["assignment"].tolist() == [1, 2, 0]
     assert all(np.isnan(v) for v in r["iou"][3:])
 
@@ -45,18 +45,18 @@ def test_unsupervised_scores_hand_worked():
     labels = torch.tensor([[0, 0, 0, 1, 1, 1]])
     clusters = torch.tensor([[1, 1, 0, 0, 0, 0]])  # cluster 1 → class 0 (2 px), cluster 0 → class 1 (3 px)
     r = unsupervised_scores(clusters, labels, num_clusters=2, num_classes=2)
-    # class 0: TP 2, FN 1, FP 0 → 2/3; class 1: TP 3, FN 0, FP 1 → 3/4
-    assert r["iou"] == pytest.approx([2 / 3, 3 / 4])
-    assert r["miou"] == pytest.approx((2 / 3 + 3 / 4) / 2)
-    assert r["acc"] == pytest.approx(5 / 6)
+    # class 0: TP 2, FN 1, FP 0 → 2/3 = 66.67 %; class 1: TP 3, FN 0, FP 1 → 3/4 = 75 %; mIoU 70.83 %
+    assert r["iou"] == pytest.approx([200 / 3, 75.0])
+    assert r["miou"] == pytest.approx((200 / 3 + 75.0) / 2)
+    assert r["acc"] == pytest.approx(500 / 6)  # 5 of 6 pixels
 
 
 def test_unmatched_cluster_counts_as_wrong():
     labels = torch.tensor([[0, 0, 1, 1]])
     clusters = torch.tensor([[0, 2, 1, 1]])  # cluster 2 (one pixel) has no class left
     r = unsupervised_scores(clusters, labels, num_clusters=3, num_classes=2)
-    assert r["acc"] == pytest.approx(3 / 4)
-    assert r["iou"][0] == pytest.approx(1 / 2)  # TP 1 / (GT 2 + FP 0)
+    assert r["acc"] == pytest.approx(75.0)  # 3 of 4 pixels, percent
+    assert r["iou"][0] == pytest.approx(50.0)  # TP 1 / (GT 2 + FP 0)
 
 
 def test_kmeans_cosine_separates_obvious_clusters():

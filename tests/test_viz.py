@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 from matplotlib.figure import Figure
 
@@ -50,15 +51,21 @@ def test_plot_segmentation_panels():
 
 
 def test_iou_bars_and_tables():
-    iou = [0.5] * 18 + [float("nan")]
-    fig = plot_iou_bars({"source-only": iou, "oracle": [0.9] * 19})
+    iou = [50.0] * 18 + [float("nan")]  # percent
+    fig = plot_iou_bars({"source-only": iou, "oracle": [90.0] * 19})
     assert isinstance(fig, Figure) and len(fig.axes) == 1
-    assert len(plot_comparison_table({"a": iou, "b": [0.7] * 19}).axes) == 1
-    text = format_comparison_table({"source-only": iou, "oracle": [0.9] * 19})
+    assert len(plot_comparison_table({"a": iou, "b": [70.0] * 19}).axes) == 1
+    text = format_comparison_table({"source-only": iou, "oracle": [90.0] * 19})
     lines = text.splitlines()
     assert len(lines) == 3 and "n/a" in lines[1]
     assert lines[1].split()[-1] == "50.0" and lines[2].split()[-1] == "90.0"
     assert not math.isnan(float(lines[2].split()[-1]))
+    # a result dict in percent (metrics.evaluate), values below 1 % included: printed as they are, never × 100
+    poor = {"iou": [0.5] * 18 + [1.0], "miou": 0.525}
+    cells = format_comparison_table({"poor": poor}).splitlines()[1].split()
+    assert cells[1] == "0.5" and cells[-2] == "1.0" and cells[-1] == "0.5"  # mean 0.526 → "0.5"
+    bars = plot_iou_bars({"poor": poor})
+    assert max(p.get_height() for p in bars.axes[0].patches) == pytest.approx(1.0)
     assert len(plot_class_legend().axes) == 1
 
 

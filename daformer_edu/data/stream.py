@@ -1,7 +1,8 @@
 """Training crops that are a pure function of (seed, stream, iteration, slot): resumable, worker-independent.
 
-Every training loop of the package (the DAFormer trainer, BlindNet, STEGO's image set, pre-training) draws its
-samples here. Crop ``k`` of iteration ``t`` comes from ``numpy.random.default_rng([seed, stream, t, k])``, so
+The training loops that crop a dataset draw their crops here: the DAFormer trainer (``stream=0`` source,
+``stream=1`` target) and BlindNet (``stream=7``, ``dg/blindnet.py``). Crop ``k`` of iteration ``t`` comes from
+``numpy.random.default_rng([seed, stream, t, k])``, so
 
 - the data order needs no iterator state: a resumed run asks for iteration ``t`` and gets exactly the crops
   the killed run would have seen;
@@ -11,6 +12,12 @@ samples here. Crop ``k`` of iteration ``t`` comes from ``numpy.random.default_rn
 
 With a ``RareClassSampler`` (uda/rcs.py) the sampler's generator is re-seeded from the same key before each
 draw, so RCS draws (class, image, re-crops) are also a function of the key.
+
+Two loops keep their own draws, because this stream would change their results: pre-training (``pretrain.py``:
+whole object pictures from an in-memory tensor, indices and flips from a torch generator seeded with
+``seed·1000003 + step``, which the command recorded in the shipped weights reproduces bit for bit) and STEGO
+(``unsupervised/stego.py``: no crops, distinct images of precomputed features, drawn from the one generator that
+also draws the kNN partners, the sampled points and the random pairings).
 """
 from __future__ import annotations
 

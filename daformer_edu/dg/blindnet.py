@@ -15,8 +15,9 @@ Where the four losses act on MiT + DAFormer head
 - **CWCL / SDCL on two decoder levels** (``decoder_levels=("embed", "fused")``), both on the head's 1/4
   grid: ``"embed"`` = the concatenated per-stage linear embeddings ``[F̂_1 … F̂_4]`` (what enters the
   context-aware fusion) and ``"fused"`` = the fusion output the classifier reads. They play the part of
-  BlindNet's per-decoder-block heads. We compute them by calling the head's own submodules
-  (:func:`decode_with_features`), which gives exactly ``head(features)``'s logits.
+  BlindNet's per-decoder-block heads. The head hands them out itself
+  (``head(features, return_features=True)``, :class:`~daformer_edu.models.heads.DAFormerHead`), so the
+  logits of a training step are exactly ``head(features)``'s.
 - Each decoder level has a projection head (1×1 conv → ReLU → 1×1 conv to ``projection_dim``, then L2
   normalisation); labels and predictions are resized to the 1/4 grid by nearest neighbour.
 
@@ -60,12 +61,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..data.stream import CropStream
 from ..models import build_segmentor
+from ..models.heads import DAFormerHead
 from ..uda.schedule import param_groups, set_lr
 from .augment import ORIGINAL_VIEW, STYLE_VIEW
 from .losses import (
@@ -85,7 +87,8 @@ __all__ = [
     "evaluate_target",
 ]
 
-DECODER_LEVELS = ("embed", "fused")
+DECODER_LEVELS = ("embed", "fused")  # the keys of DAFormerHead.forward(..., return_features=True)
+CROP_STREAM = 7  # BlindNet's stream of data.stream.CropStream: crop k of step t from default_rng([seed, 7, t, k])
 
 
 @dataclass
@@ -195,28 +198,16 @@ class ProjectionHead(nn.Module):
 def decode_with_features(head: nn.Module, features: list[torch.Tensor]) -> tuple[torch.Tensor, dict]:
     """DAFormer head forward that also returns its inner features: ``(logits [B, K, H/4, W/4], {level: map})``.
 
-    Calls the head's submodules in the order of ``DAFormerHead.forward`` (DAFormer §3.2): per-stage
-    ``Linear`` embeddings upsampled to 1/4 and concatenated (``"embed"``, ``[B, 4·embed_dim, H/4, W/4]``),
-    context-aware fusion (``"fused"``, ``[B, channels, H/4, W/4]``), dropout, classifier.
+    The head's own ``forward(features, return_features=True)`` (DAFormer §3.2): ``"embed"`` = the per-stage
+    ``Linear`` embeddings upsampled to 1/4 and concatenated ``[B, 4·embed_dim, H/4, W/4]``, ``"fused"`` = the
+    context-aware fusion output ``[B, channels, H/4, W/4]`` that dropout and the classifier turn into the logits.
 
     Taught in: notebooks/10_domain_generalization.ipynb
     """
-    for name in ("embeds", "fusion", "dropout", "classifier"):
-        if not hasattr(head, name):
-            raise TypeError(f"decode_with_features: needs a DAFormerHead (missing .{name}); build the model with "
-                            "build_segmentor(..., head='daformer')")
-    size = features[0].shape[-2:]
-    embedded = []
-    for f, embed in zip(features, head.embeds):
-        B, _, h, w = f.shape
-        x = embed(f.flatten(2).transpose(1, 2)).transpose(1, 2).reshape(B, -1, h, w)  # [B, E, h, w]
-        if (h, w) != tuple(size):
-            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False)  # [B, E, H/4, W/4]
-        embedded.append(x)
-    embed_cat = torch.cat(embedded, dim=1)  # [B, 4E, H/4, W/4]
-    fused = head.fusion(embed_cat)  # [B, C, H/4, W/4]
-    logits = head.classifier(head.dropout(fused))  # [B, K, H/4, W/4]
-    return logits, {"embed": embed_cat, "fused": fused}
+    if not isinstance(head, DAFormerHead):
+        raise TypeError(f"decode_with_features: needs a DAFormerHead, got {type(head).__name__}; build the model "
+                        "with build_segmentor(..., head='daformer')")
+    return head(features, return_features=True)
 
 
 def _instance_norm_hook(module: nn.Module, inputs, output: torch.Tensor) -> torch.Tensor:
@@ -280,27 +271,21 @@ def _source_dataset(config: BlindNetConfig):
                            seed=config.data_seed, transform=tf)
 
 
-def _batch(source, config: BlindNetConfig, t: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Crops of iteration t: a pure function of (seed, t, slot), as in the DAFormer trainer."""
-    images, labels = [], []
-    for k in range(config.batch_size):
-        rng = np.random.default_rng([config.seed, 7, t, k])
-        item = source.get(int(rng.integers(len(source))), rng=rng)
-        if "label" not in item:
-            raise ValueError("train_blindnet: the source dataset must be labelled")
-        images.append(item["image"])
-        labels.append(item["label"])
-    return torch.stack(images), torch.stack(labels)  # [B, 3, H, W], [B, H, W]
+def _crop_stream(source, config: BlindNetConfig) -> CropStream:
+    """The training crops: crop k of step t from ``default_rng([config.seed, CROP_STREAM, t, k])``, as the trainer."""
+    return CropStream(source, config.seed, stream=CROP_STREAM)
 
 
 def train_blindnet(config: BlindNetConfig, source=None, progress: bool = False) -> BlindNetResult:
     """Train on the **source domain only** with BlindNet's losses (or the source-only baseline).
 
     ``source``: a labelled source dataset whose ``get(i, rng=...)`` gives random crops (default: the
-    synthetic source train split built from ``config``). There is deliberately no target argument, and a
-    dataset with ``domain == "target"`` is refused. The loss is the one in the module text; the optimiser
-    is AdamW with DAFormer's parameter groups (head lr ×10; projection heads as the head), linear warmup and
-    poly decay. Each history entry holds ``ce, cml, ccl, cwcl, sdcl, total`` (floats; 0 for switched-off terms).
+    synthetic source train split built from ``config``); the crops of step ``t`` are
+    ``CropStream(source, config.seed, stream=7).batch(t, config.batch_size)`` (``data/stream.py``).
+    There is deliberately no target argument, and a dataset with ``domain == "target"`` is refused. The loss
+    is the one in the module text; the optimiser is AdamW with DAFormer's parameter groups (head lr ×10;
+    projection heads as the head), linear warmup and poly decay. Each history entry holds
+    ``ce, cml, ccl, cwcl, sdcl, total`` (floats; 0 for switched-off terms).
 
     Taught in: notebooks/10_domain_generalization.ipynb
     """
@@ -320,14 +305,17 @@ def train_blindnet(config: BlindNetConfig, source=None, progress: bool = False) 
     optimizer = torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.999))
     g = torch.Generator().manual_seed(config.seed)
     original_view = ORIGINAL_VIEW if config.original_blur else dataclasses.replace(ORIGINAL_VIEW, blur_p=0.0)
+    crops = _crop_stream(source, config)
     w = {"cml": config.cml_weight, "ccl": config.ccl_weight, "cwcl": config.cwcl_weight, "sdcl": config.sdcl_weight}
     history = []
     start = time.perf_counter()
     model.train()
     for t in range(config.iterations):
         set_lr(optimizer, t, config.warmup_iters, config.iterations)
-        images, labels = _batch(source, config, t)  # [B, 3, H, W], [B, H, W]
-        images, labels = images.to(device), labels.to(device)
+        batch = crops.batch(t, config.batch_size)  # a pure function of (seed, t, slot)
+        if "label" not in batch:
+            raise ValueError("train_blindnet: the source dataset must be labelled")
+        images, labels = batch["image"].to(device), batch["label"].to(device)  # [B, 3, H, W], [B, H, W]
         B = images.shape[0]
         if config.style_views:
             x_orig, x_style = original_view(images, g), STYLE_VIEW(images, g)
@@ -335,7 +323,7 @@ def train_blindnet(config: BlindNetConfig, source=None, progress: bool = False) 
         else:
             x = original_view(images, g)  # [B, 3, H, W]
         feats = model.segmentor.extract_features(x)  # 4 × [nB, C_i, H_i, W_i]
-        logits4, dec = decode_with_features(model.segmentor.head, feats)  # [nB, K, H/4, W/4]
+        logits4, dec = model.segmentor.head(feats, return_features=True)  # [nB, K, H/4, W/4], DECODER_LEVELS
         logits = F.interpolate(logits4, size=images.shape[-2:], mode="bilinear", align_corners=False)
         y = labels.repeat(2, 1, 1) if config.style_views else labels  # [nB, H, W]
         terms = {"ce": F.cross_entropy(logits, y, ignore_index=255)}  # = ½(CE_orig + CE_style): both halves share the labels
@@ -385,7 +373,7 @@ def train_blindnet(config: BlindNetConfig, source=None, progress: bool = False) 
 def evaluate_target(model: nn.Module, config: BlindNetConfig, split: str = "val") -> dict[str, Any]:
     """mIoU on the synthetic **target** validation split, *after* training (``metrics.evaluate``).
 
-    Returns ``evaluate``'s dict (``miou``, ``iou``, ``acc``, ``confusion``; fractions in [0, 1]).
+    Returns ``evaluate``'s dict: ``miou``, ``iou`` (per class) and ``acc`` in percent, ``confusion`` (counts).
 
     Taught in: notebooks/10_domain_generalization.ipynb
     """

@@ -162,6 +162,11 @@ class DAFormerHead(nn.Module):
     3×3 branches with dilations 6, 12, 18, each to ``channels``; 3×3 conv ``4·channels → channels``),
     Dropout2d 0.1, 1×1 classifier. Returns logits ``[B, K, H/4, W/4]``.
 
+    ``forward(features, return_features=True)`` returns ``(logits, {"embed": E, "fused": F})`` with the two
+    inner maps the logits are computed from (the same tensors, one forward pass): ``E = Concat(F̂_1 … F̂_4)``
+    ``[B, 4·embed_dim, H/4, W/4]``, what enters the fusion, and ``F`` ``[B, channels, H/4, W/4]``, the fusion
+    output the classifier reads (BlindNet's CWCL/SDCL act on them, notebook 10).
+
     Taught in: notebooks/04_fusion_decoder.ipynb
     """
 
@@ -181,10 +186,14 @@ class DAFormerHead(nn.Module):
         self.dropout = nn.Dropout2d(dropout)
         self.classifier = nn.Conv2d(channels, num_classes, 1)
 
-    def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        x = torch.cat(_embed_and_upsample(features, self.embeds), dim=1)  # [B, 4·embed_dim, H/4, W/4]
-        x = self.fusion(x)  # [B, channels, H/4, W/4]
-        return self.classifier(self.dropout(x))  # [B, K, H/4, W/4]
+    def forward(self, features: Sequence[torch.Tensor],
+                return_features: bool = False) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        embed = torch.cat(_embed_and_upsample(features, self.embeds), dim=1)  # [B, 4·embed_dim, H/4, W/4]
+        fused = self.fusion(embed)  # [B, channels, H/4, W/4]
+        logits = self.classifier(self.dropout(fused))  # [B, K, H/4, W/4]
+        if return_features:
+            return logits, {"embed": embed, "fused": fused}
+        return logits
 
 
 def init_head_like_mmcv(head: nn.Module, classifier_std: float = 0.01) -> nn.Module:

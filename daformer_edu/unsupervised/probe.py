@@ -5,7 +5,7 @@ A STEGO code has no class names. Two probes turn it into a segmentation (STEGO �
 - **cluster probe** (no labels): minibatch k-means with cosine distance on the code vectors. Cluster ids are
   arbitrary, so they are matched one-to-one to classes by the **Hungarian algorithm**: with
   ``M[c, k]`` = pixels of cluster c whose label is class k, pick the permutation π maximising
-  ``Σ_c M[c, π(c)]`` (``scipy.optimize.linear_sum_assignment``). Then mIoU and pixel accuracy as usual.
+  ``Σ_c M[c, π(c)]`` (``scipy.optimize.linear_sum_assignment``). Then mIoU and pixel accuracy as usual, in percent.
   The labels are used *only* to name the clusters, after training — this is "unsupervised mIoU".
 - **linear probe** (uses labels): a 1×1 conv from the code to the classes, trained with cross-entropy on
   frozen codes. It measures how much class information is linearly present, not an unsupervised result.
@@ -116,8 +116,9 @@ def unsupervised_scores(clusters: torch.Tensor, labels: torch.Tensor, num_cluste
     The table ``counts[cluster, class]`` over the classes present in ``labels`` is matched with
     :func:`hungarian_match` (so use ``num_clusters`` = number of classes present); pixels of an unmatched
     cluster count as wrong (FN of their class, FP of none). Returns ``{"miou", "acc", "iou", "assignment",
-    "confusion"}`` — fractions in [0, 1]; ``confusion`` is the ``[K, K]`` matrix after matching (unmatched
-    pixels left out of it, but in the denominators). Classes absent from both labels and matched predictions
+    "confusion"}`` — ``miou``, ``acc`` and ``iou`` (per class) in percent, as ``metrics.evaluate``;
+    ``confusion`` is the ``[K, K]`` matrix after matching (unmatched pixels left out of it, but in the
+    denominators). Classes absent from both labels and matched predictions
     are skipped (NaN), as in :func:`daformer_edu.metrics.mean_iou`.
 
     Taught in: notebooks/11_unsupervised_stego.ipynb
@@ -139,13 +140,13 @@ def unsupervised_scores(clusters: torch.Tensor, labels: torch.Tensor, num_cluste
     tp = torch.diagonal(m)
     gt_total = torch.bincount(y, minlength=num_classes).double()  # row sums including unmatched pixels
     union = gt_total + m.sum(dim=0) - tp
-    iou = torch.where(union > 0, tp / union.clamp_min(1), torch.full_like(tp, float("nan")))
+    iou = torch.where(union > 0, tp / union.clamp_min(1), torch.full_like(tp, float("nan")))  # [K] fractions
     present = ~torch.isnan(iou)
     total = float(gt_total.sum())
-    return {
-        "miou": float(iou[present].mean()) if present.any() else float("nan"),
-        "acc": float(tp.sum() / total) if total > 0 else float("nan"),
-        "iou": [float(v) for v in iou],
+    return {  # percent
+        "miou": 100 * float(iou[present].mean()) if present.any() else float("nan"),
+        "acc": 100 * float(tp.sum() / total) if total > 0 else float("nan"),
+        "iou": [100 * float(v) for v in iou],
         "assignment": assignment,
         "confusion": conf,
     }

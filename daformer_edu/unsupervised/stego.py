@@ -302,6 +302,7 @@ def train_stego(feats: torch.Tensor, cfg: StegoConfig | None = None, knn: torch.
     from tqdm.auto import tqdm
 
     for _ in tqdm(range(cfg.iterations), desc="STEGO", disable=not progress, leave=False):
+        # distinct images; gen also draws the partners, points and pairings (so not data.stream.CropStream)
         idx = torch.randperm(n, generator=gen)[:bs]  # [b]
         pick = torch.randint(knn.shape[1], (bs,), generator=gen)
         idx_knn = knn[idx, pick]  # [b]

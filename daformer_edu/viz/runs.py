@@ -42,7 +42,8 @@ def _as_series(results) -> dict[str, np.ndarray]:
 def plot_iou_bars(results, class_names=CLASSES, title: str = "per-class IoU", dpi: int = 90) -> Figure:
     """Per-class IoU bars; ``results`` is one IoU vector or ``{"source-only": iou, "DAFormer": iou, ...}``.
 
-    IoU may be fractions or percent; NaN (class absent) leaves a gap. Each series' mIoU is in the legend.
+    IoU in percent (a vector, or a result dict with ``"iou"``: ``metrics.evaluate``, ``dg.evaluate_target``);
+    NaN (class absent) leaves a gap. Each series' mIoU is in the legend.
 
     Taught in: notebooks/09_full_uda.ipynb
     """
@@ -51,10 +52,9 @@ def plot_iou_bars(results, class_names=CLASSES, title: str = "per-class IoU", dp
     fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * k + 1), 3.0), dpi=dpi)
     width = 0.8 / len(series)
     x = np.arange(k)
-    for j, (name, iou) in enumerate(series.items()):
-        scale = 100.0 if np.nanmax(iou, initial=0) <= 1.0 else 1.0
-        ax.bar(x + (j - (len(series) - 1) / 2) * width, np.nan_to_num(iou * scale), width,
-               label=f"{name} ({np.nanmean(iou) * scale:.1f})")
+    for j, (name, iou) in enumerate(series.items()):  # iou: [K] percent
+        ax.bar(x + (j - (len(series) - 1) / 2) * width, np.nan_to_num(iou), width,
+               label=f"{name} ({np.nanmean(iou):.1f})")
     ax.set_xticks(x)
     ax.set_xticklabels(class_names, rotation=60, ha="right", fontsize=8)
     ax.set_ylabel("IoU (%)")
@@ -66,7 +66,8 @@ def plot_iou_bars(results, class_names=CLASSES, title: str = "per-class IoU", dp
 
 
 def format_comparison_table(results, class_names=CLASSES, digits: int = 1) -> str:
-    """A plain-text table: one row per method, one column per class, then mIoU (percent).
+    """A plain-text table: one row per method, one column per class, then mIoU; IoU in percent, ``results`` as
+    in ``plot_iou_bars``.
 
     Taught in: notebooks/09_full_uda.ipynb
     """
@@ -74,24 +75,22 @@ def format_comparison_table(results, class_names=CLASSES, digits: int = 1) -> st
     short = [n[:6] for n in class_names]
     width = max(len(n) for n in series) + 1
     lines = [" " * width + " ".join(f"{s:>6}" for s in short) + "   mIoU"]
-    for name, iou in series.items():
-        scale = 100.0 if np.nanmax(iou, initial=0) <= 1.0 else 1.0
-        cells = " ".join("   n/a" if math.isnan(v) else f"{v * scale:6.{digits}f}" for v in iou)
-        lines.append(f"{name:<{width}}" + cells + f" {np.nanmean(iou) * scale:6.{digits}f}")
+    for name, iou in series.items():  # iou: [K] percent
+        cells = " ".join("   n/a" if math.isnan(v) else f"{v:6.{digits}f}" for v in iou)
+        lines.append(f"{name:<{width}}" + cells + f" {np.nanmean(iou):6.{digits}f}")
     return "\n".join(lines)
 
 
 def plot_comparison_table(results, class_names=CLASSES, title: str = "target mIoU (%)", dpi: int = 90) -> Figure:
     """The comparison table (source-only / adapted / oracle …) as a matplotlib table figure.
 
-    The best value of each column is bold. ``results`` as in ``plot_iou_bars``.
+    The best value of each column is bold. ``results`` as in ``plot_iou_bars`` (percent).
 
     Taught in: notebooks/09_full_uda.ipynb
     """
     series = _as_series(results)
     names = list(series)
-    vals = np.array([series[n] for n in names], dtype=np.float64)                  # [M, K]
-    vals = vals * (100.0 if np.nanmax(vals, initial=0) <= 1.0 else 1.0)
+    vals = np.array([series[n] for n in names], dtype=np.float64)                  # [M, K] percent
     miou = np.nanmean(vals, axis=1, keepdims=True)
     table_vals = np.concatenate([vals, miou], axis=1)                              # [M, K + 1]
     cols = [n[:5] for n in class_names] + ["mIoU"]

@@ -172,8 +172,8 @@ def _setting_cell(row: dict, col: str) -> str:
     v = row.get(col)
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "n/a"
-    if col in ("miou", "acc"):
-        return f"{float(v) * (100.0 if float(v) <= 1.0 else 1.0):.1f}"
+    if col in ("miou", "acc"):  # percent
+        return f"{float(v):.1f}"
     if col == "wall_s":
         return f"{float(v):.0f}"
     return str(v)
@@ -183,7 +183,7 @@ def plot_setting_table(rows, title: str = "same synthetic target val", dpi: int 
     """The closing comparison of settings as a table figure: one row per method with mIoU, pixel accuracy,
     what it may use (labels / images of which domain), preset, seeds and wall time.
 
-    ``rows``: list of dicts with keys ``method``, ``miou`` (fraction or percent), ``acc`` (optional),
+    ``rows``: list of dicts with keys ``method``, ``miou`` and ``acc`` (optional) in percent,
     ``uses``, ``preset``, ``seeds``, ``wall_s`` (missing values print as n/a). One axis.
 
     Taught in: notebooks/11_unsupervised_stego.ipynb
