@@ -3,12 +3,13 @@
     python bench/bench_uda_step.py                      # cpu-demo preset on this CPU
     python bench/bench_uda_step.py --preset gpu-full    # MiT-B5, 512×512, bf16 on CUDA (+ peak GPU memory)
 
-Two passes over the same ``Trainer`` (nothing re-implemented: it times ``Trainer.train_step`` itself):
+Two passes over the same ``Trainer`` (nothing re-implemented: it times ``uda.step.daformer_step`` itself, on the
+trainer's networks):
 
 1. **plain**: ``--iters`` iterations after ``--warmup`` ones, no instrumentation → s/iteration.
 2. **profiled**: the same number of iterations with timers around the teacher forward, the frozen-ImageNet
    (FD) forward, the EMA update and the DACS pieces (pseudo-label, ClassMix, strong augmentation); the
-   student's forward + backward + AdamW step is what remains of ``train_step``. On CUDA every timer
+   student's forward + backward + AdamW step is what remains of the step. On CUDA every timer
    synchronises, so the profiled pass is a little slower than the plain one.
 
 Data loading is timed separately (the trainer's own DataLoader, ``--workers`` processes). ``cpu-demo`` starts
@@ -73,8 +74,11 @@ from collections import defaultdict
 
 import torch
 
-import daformer_edu.train as train_mod
-from daformer_edu.train import Trainer, make_config
+import daformer_edu.uda.step as step_mod
+from daformer_edu.config import make_config, parse_overrides
+from daformer_edu.data.stream import crop_loader
+from daformer_edu.trainer import Trainer
+from daformer_edu.uda.step import daformer_step
 
 
 def _sync(device: torch.device) -> None:
@@ -178,11 +182,11 @@ def _build_option(name: str, preset: str, overrides: dict, baseline: Trainer | N
         # The trainer calls self.student (forward with and without features); model, teacher and EMA stay
         # eager. fallback_random: dropout/drop-path draw eager's numbers, so losses match fp32's.
         torch._inductor.config.fallback_random = True
-        trainer.student = torch.compile(trainer.student)
+        trainer.networks.student = torch.compile(trainer.networks.student)
     elif name in ("fused_adamw", "foreach_adamw"):
         # The trainer's optimiser, rebuilt with the same groups and hyper-parameters (set_lr schedules it).
         old = trainer.optimizer
-        trainer.optimizer = torch.optim.AdamW(
+        trainer.networks.optimizer = torch.optim.AdamW(
             [{k: g[k] for k in ("params", "lr", "weight_decay", "name", "initial_lr")} for g in old.param_groups],
             lr=cfg.lr, betas=(0.9, 0.999),
             weight_decay=cfg.weight_decay, **{name.split("_")[0]: True})
@@ -298,10 +302,7 @@ def main(argv=None) -> None:
         overrides["num_workers"] = args.workers
     if args.images is not None or gpu:
         overrides["synthetic_train_length"] = args.images or 200
-    fields = {f.name: f for f in train_mod.dataclasses.fields(train_mod.TrainConfig)}
-    for item in args.set:
-        k, _, v = item.partition("=")
-        overrides[k] = train_mod._parse_value(fields[k], v)
+    overrides.update(parse_overrides(args.set))
     if args.compare:
         if gpu:
             sys.exit("bench_uda_step: --compare times CPU options; use --preset cpu-demo or smoke")
@@ -320,9 +321,12 @@ def main(argv=None) -> None:
           f"torch threads {torch.get_num_threads()}, workers {cfg.num_workers}")
     print(f"build (model, datasets, RCS statistics): {build:.1f} s")
 
-    source = iter(trainer._loader("source", 0))
-    target = iter(trainer._loader("target", 0))
+    source, target = (iter(crop_loader(trainer.streams[k], 0, cfg.iterations, cfg.batch_size,
+                                       num_workers=cfg.num_workers)) for k in ("source", "target"))
     batches = []
+
+    def step(t, s, t_):  # the algorithm alone: the trainer's bookkeeping is not timed
+        return daformer_step(trainer.networks, {"source": s, "target": t_}, cfg, trainer.generator, t, trainer.classes)
 
     def fetch():
         t = time.perf_counter()
@@ -344,7 +348,7 @@ def main(argv=None) -> None:
     for i, (s, t_) in enumerate(batches):
         _sync(dev)
         t = time.perf_counter()
-        trainer.train_step(i, s, t_)
+        step(i, s, t_)
         _sync(dev)
         step_times.append(time.perf_counter() - t)
     step = sum(step_times[warm:]) / iters
@@ -361,7 +365,7 @@ def main(argv=None) -> None:
                         ("classmix_masks", "pseudo-label + ClassMix + augment"), ("mix", "pseudo-label + ClassMix + augment"),
                         ("strong_augment", "pseudo-label + ClassMix + augment"), ("thing_mask", "FD mask + distance"),
                         ("feature_distance", "FD mask + distance")]:
-        setattr(train_mod, name, timers.wrap(label, getattr(train_mod, name)))
+        setattr(step_mod, name, timers.wrap(label, getattr(step_mod, name)))  # the step's pieces, timed
     prof_total = 0.0
     offset = len(batches)
     for i, (s, t_) in enumerate(batches):
@@ -370,7 +374,7 @@ def main(argv=None) -> None:
             prof_total = 0.0
         _sync(dev)
         t = time.perf_counter()
-        trainer.train_step(offset + i, s, t_)
+        step(offset + i, s, t_)
         _sync(dev)
         prof_total += time.perf_counter() - t
     parts = {k: v / iters for k, v in timers.total.items()}

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from daformer_edu.data.classes import CLASSES_JSON_EXAMPLE, ClassTable
-from daformer_edu.train import _as_percent
 from daformer_edu.viz import colorize, overlay, plot_class_legend
 
 
@@ -135,14 +134,6 @@ def test_check_matches_names_both_tables_and_the_difference():
 
 
 # --- metrics names and palettes ---------------------------------------------------------------------
-def test_per_class_iou_is_named_by_the_table():
-    table = ClassTable.from_entries(_entries())
-    out = _as_percent({"miou": 0.5, "iou": [0.25, float("nan"), 0.75]}, table.names)
-    assert out == {"miou": 50.0, "per_class_iou": {"sky": 25.0, "ground": None, "car": 75.0}}
-    # the default stays the 19 Cityscapes names
-    assert list(_as_percent({"miou": 0.1, "iou": [0.1] * 19})["per_class_iou"])[13] == "car"
-
-
 def test_colorize_and_overlay_take_a_table():
     table = ClassTable.from_entries(_entries())
     label = np.array([[0, 1], [2, 255]])

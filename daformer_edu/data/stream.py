@@ -55,8 +55,9 @@ class CropStream(torch.utils.data.Dataset):
             item["rcs_class"] = -1
         else:
             self.sampler.generator.manual_seed(int(rng.integers(2**62)))
-            item, c = self.sampler.sample(lambda i: self.dataset.get(i, rng=rng))
-            item["rcs_class"] = c
+            drawn = self.sampler.sample(lambda i: self.dataset.get(i, rng=rng))
+            item = drawn.item
+            item["rcs_class"] = drawn.c
         return item
 
     def batch(self, t: int, batch_size: int, rank: int = 0) -> dict:

@@ -22,7 +22,7 @@ frozen copy. "Only the last stage" is where the distance is *measured*, not wher
 Paper vs official code:
 - ``feature_distance`` averages over all masked cells of the batch (official, and this package's
   contract); ``per_image=True`` averages per image first, then over the images that have a thing cell
-  (the paper's L_FD^(i)). ``TrainConfig.fd_per_image`` picks one for a training run (default: official).
+  (the paper's L_FD^(i)). ``TrainConfig.fd_form`` ("official" | "paper") picks one for a training run (default: official).
 - An empty mask gives 0 here; the official code takes the mean of an empty tensor and logs NaN (its
   gradient is still zero).
 

@@ -18,7 +18,7 @@ Paper vs official code:
 - The paper divides by N_S·H·W (all pixels, ignore included); the official code divides by the number of
   *labelled* pixels Σ_c n_c, because its ``sample_class_stats.json`` holds only per-class counts.
   ``class_frequencies(counts)`` and ``RareClassSampler(...)`` do the official thing; pass
-  ``total_pixels=N_S·H·W`` to either for the paper's (``TrainConfig.rcs_fc_all_pixels=True`` does that).
+  ``total_pixels=N_S·H·W`` to either for the paper's (``TrainConfig.rcs_frequency_form="paper"`` does that).
 - Classes that never occur get P(c) = 0 (the official code leaves them out of the list altogether).
 - The official code stops with an assertion when a class occurs but no image holds more than
   ``min_pixels`` of it; ``RareClassSampler`` gives such a class probability 0, renormalises, and lists
@@ -36,7 +36,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 
@@ -49,6 +49,7 @@ __all__ = [
     "cached_class_stats",
     "scaled_min_pixels",
     "RareClassSampler",
+    "RcsSample",
 ]
 
 _GTA_HW = (1052, 1914)  # resolution of the GTA label files the official min_pixels=3000 refers to
@@ -169,6 +170,18 @@ def scaled_min_pixels(image_hw: Sequence[int], min_pixels: int = 3000, reference
     return max(1, round(min_pixels * (h * w) / (reference_hw[0] * reference_hw[1])))
 
 
+class RcsSample(NamedTuple):
+    """One RCS sample: the accepted crop, its class, the crops rejected before it, and whether it is still short.
+
+    Taught in: notebooks/06_rare_class_sampling.ipynb
+    """
+
+    item: dict
+    c: int
+    recrops: int
+    short: bool
+
+
 class RareClassSampler:
     """Rare Class Sampling: c ~ P(c), then a source image with > ``min_pixels`` of c, re-cropped until it shows c.
 
@@ -188,9 +201,11 @@ class RareClassSampler:
 
     Use ``draw()`` → ``(c, index)``, or ``sample(load_crop)`` which also re-crops: ``load_crop(index)``
     must return a fresh random crop, a dict with a ``"label"`` ``[H, W]`` tensor — e.g. ``dataset.__getitem__``
-    of a dataset with a ``RandomCrop`` transform, which draws a new window on every call.
-    ``class_draws[c]`` counts how often class c was drawn; ``state_dict()``/``load_state_dict()`` save and
-    restore the generator and the counters (a resumed run draws the same sequence).
+    of a dataset with a ``RandomCrop`` transform, which draws a new window on every call. ``sample`` returns an
+    ``RcsSample(item, c, recrops, short)``. The sampler keeps no counters (in a training run it lives in every
+    DataLoader worker, where counts would be lost): count what it returns. ``state_dict()`` /
+    ``load_state_dict()`` save and restore its generator; the trainer instead re-seeds it from each crop's key
+    (``data/stream.py``), so a resumed run needs no sampler state.
 
     Taught in: notebooks/06_rare_class_sampling.ipynb
     """
@@ -234,19 +249,14 @@ class RareClassSampler:
         self.probabilities = probs / probs.sum()  # [C]
 
         self.generator = torch.Generator().manual_seed(seed)
-        self.class_draws = torch.zeros(num_classes, dtype=torch.long)  # [C] how often each class was drawn
-        self.recrops = 0  # crops rejected (class too small in the crop) and drawn again
-        self.failed = 0  # samples still below the crop threshold after max_recrops re-crops
 
     def __repr__(self) -> str:
         return (f"RareClassSampler({len(self.files)} images, T={self.temperature}, min_pixels={self.min_pixels}, "
                 f"min_crop_ratio={self.min_crop_ratio}, dropped_classes={self.dropped_classes})")
 
     def draw_class(self) -> int:
-        """c ~ P(c); counted in ``class_draws``."""
-        c = int(torch.multinomial(self.probabilities.float(), 1, generator=self.generator))
-        self.class_draws[c] += 1
-        return c
+        """c ~ P(c)."""
+        return int(torch.multinomial(self.probabilities.float(), 1, generator=self.generator))
 
     def draw_image(self, c: int) -> int:
         """A uniform dataset index among the images with more than ``min_pixels`` of class c."""
@@ -258,42 +268,31 @@ class RareClassSampler:
         c = self.draw_class()
         return c, self.draw_image(c)
 
-    def sample(self, load_crop: Callable[[int], dict]) -> tuple[dict, int]:
+    def sample(self, load_crop: Callable[[int], dict]) -> RcsSample:
         """Draw (c, index), then load crops of that image until one holds > min_pixels·min_crop_ratio of c.
 
-        Returns ``(item, c)``; after ``max_recrops`` (10) rejected crops the last crop is kept, as officially.
+        Returns ``RcsSample(item, c, recrops, short)``: the accepted crop, the class, how many crops were
+        rejected and loaded again, and whether the last crop is still short of the threshold — after
+        ``max_recrops`` (10) rejected crops the last one is kept, as officially.
         """
         c, index = self.draw()
-        item = load_crop(index)
-        if self.min_crop_ratio > 0:
-            for _ in range(self.max_recrops):
-                if int((item["label"] == c).sum()) > self.min_pixels * self.min_crop_ratio:
-                    break
-                self.recrops += 1
-                item = load_crop(index)
-            else:
-                if int((item["label"] == c).sum()) <= self.min_pixels * self.min_crop_ratio:
-                    self.failed += 1
-        return item, c
+        item, recrops = load_crop(index), 0
+        threshold = self.min_pixels * self.min_crop_ratio
+        if self.min_crop_ratio <= 0:
+            return RcsSample(item, c, 0, False)
+        while int((item["label"] == c).sum()) <= threshold and recrops < self.max_recrops:
+            item, recrops = load_crop(index), recrops + 1
+        return RcsSample(item, c, recrops, int((item["label"] == c).sum()) <= threshold)
 
     def state_dict(self) -> dict:
-        """Generator state and counters (for checkpoints)."""
-        return {
-            "generator": self.generator.get_state(),
-            "class_draws": self.class_draws.clone(),
-            "recrops": self.recrops,
-            "failed": self.failed,
-            "num_images": len(self.files),
-        }
+        """The generator's state (and the number of images, to check the statistics on restore)."""
+        return {"generator": self.generator.get_state(), "num_images": len(self.files)}
 
     def load_state_dict(self, state: dict) -> None:
         """Restore what ``state_dict`` saved; the statistics must describe the same number of images."""
         if state["num_images"] != len(self.files):
             raise ValueError(
-                f"RareClassSampler.load_state_dict: the checkpoint was made with {state['num_images']} source "
+                f"RareClassSampler.load_state_dict: the state was saved with {state['num_images']} source "
                 f"images, this sampler has {len(self.files)}; rebuild it from the same statistics"
             )
         self.generator.set_state(state["generator"])
-        self.class_draws = state["class_draws"].clone()
-        self.recrops = int(state["recrops"])
-        self.failed = int(state["failed"])
