@@ -89,6 +89,29 @@ def _build_networks(cfg: TrainConfig, num_classes: int, device: torch.device, ra
     return Networks(student=student, model=model, optimizer=optimizer, teacher=teacher, imagenet_encoder=imagenet)
 
 
+def _check_same_run(saved_config: dict, config: TrainConfig) -> None:
+    """A checkpoint resumes only the run it was made by: every field but the ``free_on_resume`` ones must match."""
+    saved, now = upgrade_config_dict(saved_config), asdict(config)
+    norm = (lambda v: list(v) if isinstance(v, tuple) else v)
+    diff = {k: (saved.get(k), v) for k, v in now.items() if k not in free_on_resume() and norm(saved.get(k)) != norm(v)}
+    if diff:
+        raise ValueError("resume: the checkpoint was made with a different configuration; differing fields "
+                         "(checkpoint, now): " + ", ".join(f"{k}={a!r} vs {b!r}" for k, (a, b) in diff.items()))
+
+
+def _prepare_run_folder(out: Path, iteration: int, config: TrainConfig) -> None:
+    """Make the run folder; a new run writes ``config.json``, a resumed one drops the log lines written after its
+    checkpoint (the killed run's last iterations)."""
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "log.jsonl"
+    if iteration == 0:
+        path.unlink(missing_ok=True)
+        (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
+    elif path.exists():
+        lines = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["iteration"] <= iteration]
+        path.write_text("".join(ln + "\n" for ln in lines))
+
+
 class Trainer:
     """Composes data, networks and ``daformer_step`` into DAFormer's training run (module text).
 
@@ -222,13 +245,7 @@ class Trainer:
 
         Taught in: notebooks/09_full_uda.ipynb
         """
-        saved, now = upgrade_config_dict(state["config"]), asdict(self.config)
-        norm = (lambda v: list(v) if isinstance(v, tuple) else v)
-        diff = {k: (saved.get(k), v) for k, v in now.items()
-                if k not in free_on_resume() and norm(saved.get(k)) != norm(v)}
-        if diff:
-            raise ValueError("resume: the checkpoint was made with a different configuration; differing fields "
-                             "(checkpoint, now): " + ", ".join(f"{k}={a!r} vs {b!r}" for k, (a, b) in diff.items()))
+        _check_same_run(state["config"], self.config)
         self.model.load_state_dict(state["model"])
         if self.teacher is not None:
             self.teacher.load_state_dict(state["teacher"])
@@ -258,17 +275,6 @@ class Trainer:
             self._snapshot()
         self.last_eval = result
         return result
-
-    def _start_files(self) -> None:
-        """Make the run folder; on resume drop log lines written after the checkpoint (the killed run's last)."""
-        self.out.mkdir(parents=True, exist_ok=True)
-        path = self.out / "log.jsonl"
-        if self.iteration == 0:
-            path.unlink(missing_ok=True)
-            (self.out / "config.json").write_text(json.dumps(asdict(self.config), indent=2) + "\n")
-        elif path.exists():
-            lines = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["iteration"] <= self.iteration]
-            path.write_text("".join(ln + "\n" for ln in lines))
 
     def _after_step(self, log: dict, bar) -> None:
         """Log, evaluate and checkpoint as the intervals say (after iteration ``self.iteration``)."""
@@ -302,7 +308,7 @@ class Trainer:
         cfg = self.config
         end = cfg.iterations if stop_at is None else min(stop_at, cfg.iterations)
         if self.out is not None:
-            self._start_files()
+            _prepare_run_folder(self.out, self.iteration, self.config)
         loaders = {k: iter(crop_loader(s, self.iteration, cfg.iterations, cfg.batch_size, self.rank, cfg.num_workers,
                                        self.device.type == "cuda")) for k, s in self.streams.items()
                    if k == "source" or cfg.mode == "uda"}
