@@ -6,10 +6,12 @@
 The protocol of every DAFormer config (``test_cfg=dict(mode='whole')``, the test pipeline of
 ``configs/_base_/datasets/uda_gta_to_cityscapes_512x512.py``):
 
-1. **whole-image inference**: the 2048×1024 image is resized to 1024×512 (H×W = 512×1024, ``--size``),
-   bilinear, and the network sees all of it at once (no sliding window; that is HRDA's). mmseg resizes the
-   uint8 image with OpenCV before normalising, here the normalised tensor is resized: at the exact factor 2
-   both average 2×2 pixels, and they differ only by OpenCV's rounding to uint8;
+1. **whole-image inference**: the 2048×1024 image is resized to 1024×512 (H×W = 512×1024, ``--size``: a bound,
+   keep ratio, as mmseg's ``Resize(keep_ratio=True)``), and the network sees all of it at once (no sliding
+   window; that is HRDA's). As mmseg, the uint8 image is resized with OpenCV (``cv2.INTER_LINEAR``: at the
+   factor 2 each pixel is the mean of a 2×2 block, rounded) and normalised afterwards: the dataset transform
+   ``Compose([Resize(size, resize_label=False)])``, the one the trainer validates with, so in-training
+   validation and this command see the same pixels;
 2. the logits are resized bilinearly to the full label size (2048×1024) and the argmax is taken there
    (mmseg's ``whole_inference(rescale=True)``);
 3. IoU per class over the confusion matrix of the whole split, 19 classes, label 255 ignored; the mIoU is
@@ -40,9 +42,10 @@ import torch
 
 from . import metrics
 from .data.classes import CLASSES, SYNTHIA_16
+from .data.transforms import Compose, Resize
 from .models import build_segmentor
 from .models.mit import MIT_CONFIGS
-from .models.weights import SegmentorWeightsError, _load_converted, segmentor_state_dict
+from .models.weights import SegmentorWeightsError, load_converted_state, segmentor_state_dict
 
 __all__ = ["main"]
 
@@ -140,7 +143,8 @@ def evaluate_checkpoint(
         raise ValueError(f"evaluate: dataset={dataset!r} is not supported; use one of {DATASETS}.")
     from .data.cityscapes import CityscapesDataset
 
-    data = CityscapesDataset(root, "val")  # no transform: the label stays at full size (2048×1024)
+    # The image resized as mmseg's test pipeline (cv2, keep ratio), the label left at full size (2048×1024).
+    data = CityscapesDataset(root, "val", transform=Compose([Resize(size, resize_label=False)]))
     source = checkpoint
     if trust_checkpoint:  # a pickle with more than tensors: only for files you trust
         source = torch.load(os.fspath(checkpoint), map_location="cpu", weights_only=False)
@@ -152,7 +156,7 @@ def evaluate_checkpoint(
         warnings.simplefilter("ignore")
         model = build_segmentor(arch["encoder"], "daformer", num_classes=arch["num_classes"],
                                 embed_dim=arch["embed_dim"], channels=arch["channels"])
-    _load_converted(model, state, origin, f"evaluate(checkpoint={os.fspath(checkpoint)!r}, which={which!r})")
+    load_converted_state(model, state, origin, f"evaluate(checkpoint={os.fspath(checkpoint)!r}, which={which!r})")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device).eval()
     K = arch["num_classes"]
@@ -172,7 +176,7 @@ def evaluate_checkpoint(
     bar = {} if progress is None else {"disable": not progress}  # None: tqdm's default (TQDM_DISABLE works)
     for batch in tqdm(loader, total=n, desc=f"evaluate {which}", **bar):
         label = batch["label"]                                                   # [1, H, W] full size
-        pred = metrics.predict(model, batch["image"], size=size, out_size=label.shape[-2:])  # [1, H, W]
+        pred = metrics.predict(model, batch["image"], out_size=label.shape[-2:])  # [1, H, W]: image already at size
         confusion += metrics.confusion_matrix(pred, label, K)
         if save_predictions:
             _save_prediction(pred[0], pred_dir, batch["name"][0])
@@ -229,7 +233,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--root", required=True, help="dataset folder (Cityscapes: with leftImg8bit/ and gtFine/)")
     p.add_argument("--which", default="model", help="model (student, default, as the official test.sh) | ema_model")
     p.add_argument("--encoder", default=None, choices=sorted(MIT_CONFIGS), help="MiT size (default: from the weights)")
-    p.add_argument("--size", type=_parse_size, default=(512, 1024), help="inference size HxW (default 512x1024)")
+    p.add_argument("--size", type=_parse_size, default=(512, 1024),
+                   help="inference size HxW, a keep-ratio bound as mmseg's Resize (default 512x1024)")
     p.add_argument("--synthia-16", action="store_true", help="also report the mIoU over the 16 Synthia classes")
     p.add_argument("--out", default=None, help="folder for metrics.json (and predictions)")
     p.add_argument("--save-predictions", action="store_true", help="write OUT/predictions/{name}_labelTrainIds.png")

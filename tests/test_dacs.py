@@ -172,3 +172,117 @@ def test_black_pixels_never_turn_into_nan():
     for seed in range(40):  # every order of the four jitter ops comes up
         out = strong_augment(images, generator=torch.Generator().manual_seed(seed), jitter_p=1.0, blur_p=0.0)
         assert torch.isfinite(out).all(), f"seed {seed}"
+
+
+# --- colour jitter, kornia 0.5.8's form ("official") ---------------------------------------------------------
+# Pixels A = (0.8, 0.4, 0.2), B = (0.1, 0.5, 0.3), C = grey 0.5. kornia's HSV: V = max, S = (max − min) / max
+# (plus 1e-6 in the denominator), H from the first channel holding the max:
+#   A: V 0.8, S 0.75, H = ((0.8 − 0.2) − (0.8 − 0.4)) / 0.6 / 6 turn = 1/18 turn (20°);
+#   B: V 0.5, S 0.8,  H = (2·0.4 + (0.5 − 0.1) − (0.5 − 0.3)) / 0.4 / 6 = 5/12 turn (150°).
+# Back to RGB in sextant i with fraction f: p = V(1 − S), q = V(1 − fS), t = V(1 − (1 − f)S);
+# (R, G, B) = (V,t,p) (q,V,p) (p,V,t) (p,q,V) (t,p,V) (V,p,q) for i = 0 … 5.
+PIXELS = torch.tensor([[0.8, 0.4, 0.2], [0.1, 0.5, 0.3], [0.5, 0.5, 0.5]]).T.reshape(3, 3, 1)  # [3, 3 px, 1]
+
+
+def _px(x):
+    return [[round(v, 4) for v in p] for p in x[:, :, 0].T.tolist()]
+
+
+@pytest.mark.parametrize("op, factor, expected", [
+    # brightness is added: x + (b − 1), clamped
+    ("brightness", 0.15, [[0.95, 0.55, 0.35], [0.25, 0.65, 0.45], [0.65, 0.65, 0.65]]),
+    ("brightness", -0.25, [[0.55, 0.15, 0.0], [0.0, 0.25, 0.05], [0.25, 0.25, 0.25]]),
+    # contrast scales: x·c, clamped (no blend with the mean: grey 0.5 moves too)
+    ("contrast", 1.5, [[1.0, 0.6, 0.3], [0.15, 0.75, 0.45], [0.75, 0.75, 0.75]]),
+    ("contrast", 0.5, [[0.4, 0.2, 0.1], [0.05, 0.25, 0.15], [0.25, 0.25, 0.25]]),
+    # saturation scales S in HSV. f = 0.5: A: S 0.375, i 0, f 1/3: p 0.5, t 0.6 → (0.8, 0.6, 0.5);
+    # B: S 0.4, i 2, f 0.5: p 0.3, t 0.4 → (0.3, 0.5, 0.4). f = 2 clamps S at 1 (B) or 1 (A: 1.5):
+    # A: p 0, t 0.8·(1 − 2/3) → (0.8, 0.2667, 0); B: p 0, t 0.25 → (0, 0.5, 0.25). Grey stays grey.
+    ("saturation", 0.5, [[0.8, 0.6, 0.5], [0.3, 0.5, 0.4], [0.5, 0.5, 0.5]]),
+    ("saturation", 2.0, [[0.8, 0.2667, 0.0], [0.0, 0.5, 0.25], [0.5, 0.5, 0.5]]),
+    # hue turns H (factor in turns, ×2π radians). +1/4: A 20° → 110°, i 1, f 5/6: q 0.3, p 0.2 → (0.3, 0.8, 0.2);
+    # B 150° → 240°, i 4, f 0: t 0.1, p 0.1 → (0.1, 0.1, 0.5). −0.1: A 20° → −16° (= 344°), i 5, f 0.7333:
+    # p 0.2, q 0.36 → (0.8, 0.2, 0.36); B 150° → 114°, i 1, f 0.9: q 0.14, p 0.1 → (0.14, 0.5, 0.1).
+    ("hue", 0.25, [[0.3, 0.8, 0.2], [0.1, 0.1, 0.5], [0.5, 0.5, 0.5]]),
+    ("hue", -0.1, [[0.8, 0.2, 0.36], [0.14, 0.5, 0.1], [0.5, 0.5, 0.5]]),
+])
+def test_official_jitter_ops_match_hand_worked_kornia_values(op, factor, expected):
+    from daformer_edu.uda import dacs
+
+    fn = {"brightness": dacs._brightness_official, "contrast": dacs._contrast_official,
+          "saturation": dacs._saturation_official, "hue": dacs._hue_official}[op]
+    out = fn(PIXELS, factor)
+    assert torch.allclose(out, torch.tensor(expected).T.reshape(3, 3, 1), atol=1e-4), _px(out)
+
+
+def _normalised(pixels01):
+    from daformer_edu.uda.dacs import IMAGENET_MEAN, IMAGENET_STD
+
+    mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    return (pixels01 * 255 - mean) / std, mean, std
+
+
+def test_official_colour_jitter_draws_factors_then_order_and_applies_all_four():
+    # kornia 0.5.8 draws brightness, contrast, hue, saturation factors, then the order (randperm(4)); every op runs.
+    from daformer_edu.uda import dacs
+
+    x01 = torch.rand(3, 5, 7, generator=torch.Generator().manual_seed(1))
+    img, mean, std = _normalised(x01)
+    for seed in range(6):
+        out = dacs.colour_jitter(img, torch.Generator().manual_seed(seed), mean, std, 0.2, 0.2, 0.2, 0.2,
+                                 jitter="official")
+        g = torch.Generator().manual_seed(seed)
+        b, c, h, f = (0.8 + 0.4 * torch.rand((), generator=g).item(), 0.8 + 0.4 * torch.rand((), generator=g).item(),
+                      -0.2 + 0.4 * torch.rand((), generator=g).item(), 0.8 + 0.4 * torch.rand((), generator=g).item())
+        y = (img * std + mean) / 255
+        for op in torch.randperm(4, generator=g).tolist():
+            y = [lambda z: dacs._brightness_official(z, b - 1), lambda z: dacs._contrast_official(z, c),
+                 lambda z: dacs._saturation_official(z, f), lambda z: dacs._hue_official(z, h)][op](y)
+        assert torch.allclose(out, (y * 255 - mean) / std, atol=1e-5), seed
+
+
+def test_official_jitter_moves_a_grey_image_further_than_torchvision():
+    # On a uniform grey 0.5 image saturation and hue do nothing, torchvision's contrast blends with the image's own
+    # mean (nothing either) and its brightness multiplies: 0.5·[0.8, 1.2] = [0.4, 0.6]. kornia adds brightness and
+    # scales contrast, in either order: (0.5 ± 0.2)·[0.8, 1.2] or 0.5·[0.8, 1.2] ± 0.2, i.e. within [0.2, 0.84].
+    from daformer_edu.uda import dacs
+
+    img, mean, std = _normalised(torch.full((3, 4, 4), 0.5))
+    grey = {}
+    for form in ("torchvision", "official"):
+        values = [((dacs.colour_jitter(img, torch.Generator().manual_seed(s), mean, std, 0.2, 0.2, 0.2, 0.2,
+                                       jitter=form) * std + mean) / 255) for s in range(200)]
+        assert all(torch.allclose(v, v[0, 0, 0].expand_as(v), atol=1e-5) for v in values)  # stays uniform grey
+        grey[form] = torch.tensor([v[0, 0, 0].item() for v in values])
+    assert grey["torchvision"].min() >= 0.4 - 1e-5 and grey["torchvision"].max() <= 0.6 + 1e-5
+    assert grey["official"].min() >= 0.2 - 1e-5 and grey["official"].max() <= 0.84 + 1e-5
+    assert grey["official"].min() < 0.33 and grey["official"].max() > 0.7
+
+
+def test_strong_augment_jitter_form_default_and_check():
+    import inspect
+
+    assert inspect.signature(strong_augment).parameters["jitter"].default == "torchvision"
+    x = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(0)).clamp(-1.5, 1.5)
+    a = strong_augment(x, generator=torch.Generator().manual_seed(5))
+    assert torch.equal(a, strong_augment(x, generator=torch.Generator().manual_seed(5), jitter="torchvision"))
+    a = strong_augment(x, generator=torch.Generator().manual_seed(5), jitter_p=1.0, blur_p=0.0)
+    b = strong_augment(x, generator=torch.Generator().manual_seed(5), jitter_p=1.0, blur_p=0.0, jitter="official")
+    assert b.shape == x.shape and torch.isfinite(b).all() and not torch.allclose(a, b, atol=1e-3)
+    with pytest.raises(ValueError, match="jitter"):
+        strong_augment(x, jitter="kornia")
+
+
+def test_official_jitter_keeps_black_and_white_pixels_finite():
+    from daformer_edu.uda.dacs import IMAGENET_MEAN, IMAGENET_STD
+
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    pixels = torch.rand(4, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+    pixels[:, :, :4], pixels[:, :, -2:] = 0.0, 1.0
+    images = (pixels * 255 - mean) / std
+    for seed in range(24):
+        out = strong_augment(images, generator=torch.Generator().manual_seed(seed), jitter_p=1.0, blur_p=0.0,
+                             jitter="official")
+        back = out * std + mean
+        assert torch.isfinite(out).all() and back.min() > -1e-3 and back.max() < 255 + 1e-3, seed

@@ -1,7 +1,8 @@
 """``python -m daformer_edu.evaluate`` on a tiny Cityscapes val tree and a tiny checkpoint in the official layout.
 
-The expected numbers are computed here independently: images read and normalised with numpy, the network
-run by hand at the inference size, logits resized to the label, argmax, confusion matrix with
+The expected numbers are computed here independently: images read with PIL, resized as mmcv resizes them
+(OpenCV's INTER_LINEAR on the uint8 image, written out in ``test_resize.cv2_linear_reference``), normalised with
+numpy, the network run by hand at the inference size, logits resized to the label, argmax, confusion matrix with
 ``np.bincount`` and IoU = TP / (TP + FP + FN).
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from PIL import Image
 from daformer_edu.evaluate import main
 from daformer_edu.models import build_segmentor
 from daformer_edu.models.weights import SegmentorWeightsError
+from test_resize import cv2_linear_reference
 from test_segmentor_weights import official_to_ours
 
 H, W = 64, 128  # the tiny "full-size" label
@@ -71,10 +73,10 @@ def _expected(root, model):
     confusion = np.zeros((19, 19), dtype=np.int64)
     preds = {}
     for name in NAMES:
-        image = np.asarray(Image.open(root / f"leftImg8bit/val/{name}_leftImg8bit.png"), dtype=np.float64)
+        image = np.asarray(Image.open(root / f"leftImg8bit/val/{name}_leftImg8bit.png"))   # [H, W, 3] uint8
         label = np.asarray(Image.open(root / f"gtFine/val/{name}_gtFine_labelTrainIds.png")).astype(np.int64)
-        x = torch.from_numpy(((image - MEAN) / STD).transpose(2, 0, 1)).float()[None]  # [1, 3, H, W]
-        x = F.interpolate(x, size=SIZE, mode="bilinear", align_corners=False)
+        image = cv2_linear_reference(image, *SIZE).astype(np.float64)                  # mmseg: resize, then normalise
+        x = torch.from_numpy(((image - MEAN) / STD).transpose(2, 0, 1)).float()[None]  # [1, 3, 32, 64]
         with torch.no_grad():
             logits = model(x)                                                         # [1, 19, 32, 64]
         logits = F.interpolate(logits, size=(H, W), mode="bilinear", align_corners=False)

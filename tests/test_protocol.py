@@ -85,6 +85,48 @@ def test_resize_gives_mmseg_keep_ratio_sizes_for_the_real_frames():
     assert image.shape == (512, 1024, 3) and label.shape == CITYSCAPES_HW
 
 
+def test_evaluate_and_the_trainer_validate_on_the_same_mmcv_resized_pixels(tmp_path, monkeypatch):
+    # Two noisy val frames of 130×262 (not a power-of-two factor): keep ratio into (64, 128) gives
+    # s = min(128/262, 64/130) = 0.48855 → 64 × 128. The trainer's val set (smoke: image_size (64, 128)) and
+    # python -m daformer_edu.evaluate --size 64x128 must hand the network the same tensors: the uint8 image resized
+    # as OpenCV's INTER_LINEAR (written out in test_resize), then normalised; the label at full size.
+    import warnings
+
+    from daformer_edu.evaluate import evaluate_checkpoint
+    from daformer_edu.models import build_segmentor
+    from test_resize import cv2_linear_reference
+
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (130, 262, 3), dtype=np.uint8) for _ in range(2)]
+    cs = _cityscapes(tmp_path / "cs", train_hw=(64, 128), val_labels=[_halves(130, 262, 7, 8)] * 2)
+    for k, frame in enumerate(frames):
+        _png(cs / "leftImg8bit" / "val" / "frankfurt" / f"frankfurt_000000_{k:06d}_leftImg8bit.png", frame)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = build_segmentor("mit_b0", "daformer", num_classes=19, embed_dim=16, channels=16)
+    ckpt = tmp_path / "model.pth"
+    torch.save(model.state_dict(), ckpt)
+    seen = []
+
+    def recording_predict(model, image, size=None, out_size=None, **kwargs):
+        seen.append((image.clone(), size))
+        return torch.zeros((image.shape[0], *out_size), dtype=torch.long)
+
+    monkeypatch.setattr(metrics, "predict", recording_predict)
+    evaluate_checkpoint(ckpt, cs, size=(64, 128), device="cpu", progress=False)
+    cfg = make_config("smoke", source="gta", source_root=str(_gta(tmp_path / "gta", hw=(76, 128))),
+                      target="cityscapes", target_root=str(cs), out=None)
+    val = train_mod._datasets(cfg)["val"]
+    assert len(seen) == len(val) == 2
+    mean, std = np.array([123.675, 116.28, 103.53]), np.array([58.395, 57.12, 57.375])
+    for (image, size), frame, item in zip(seen, frames, val):
+        assert size is None and tuple(image.shape) == (1, 3, 64, 128)  # resized by the dataset, not by predict
+        assert torch.equal(image[0], item["image"])  # the trainer's validation pixels, bit for bit
+        expected = (cv2_linear_reference(frame, 64, 128) - mean) / std                 # [64, 128, 3]
+        assert np.allclose(item["image"].permute(1, 2, 0).numpy(), expected, atol=1e-5)
+        assert tuple(item["label"].shape) == (130, 262)  # scored at full resolution
+
+
 # --- fix 1: the source is resized to the official size ------------------------------------------------
 def _crop_fits(dataset, top, left):
     """Does a 512×512 crop at (top, left) fit into the source image as resized by the pipeline?"""

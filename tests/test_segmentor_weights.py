@@ -14,7 +14,12 @@ import torch
 import torch.nn.functional as F
 
 from daformer_edu.models import build_segmentor
-from daformer_edu.models.weights import SegmentorWeightsError, load_segmentor_weights
+from daformer_edu.models.weights import (
+    SegmentorWeightsError,
+    load_converted_state,
+    load_segmentor_weights,
+    segmentor_state_dict,
+)
 
 DEPTHS_B0 = [2, 2, 2, 2]
 SR_RATIOS = [8, 4, 2, 1]
@@ -172,6 +177,18 @@ def test_unknown_and_missing_keys_are_listed():
     msg = str(e.value)
     assert "model.decode_head.fuse_layer.image_pool.1.conv.weight" in msg and "unexpected" in msg
     assert "head.fusion.bottleneck.1.running_var" in msg and "missing" in msg
+
+
+def test_convert_then_load_in_two_steps_as_evaluate_does():
+    # segmentor_state_dict converts (our keys, and their checkpoint names); load_converted_state loads strictly
+    ckpt = official_checkpoint(_model(), seed=3)
+    state, origin = segmentor_state_dict(ckpt, "ema_model")
+    assert origin["head.classifier.weight"] == "ema_model.decode_head.conv_seg.weight"
+    model = load_converted_state(_model(), state, origin, "two steps")
+    assert torch.equal(model.state_dict()["head.classifier.weight"],
+                       ckpt["state_dict"]["ema_model.decode_head.conv_seg.weight"])
+    with pytest.raises(SegmentorWeightsError, match=r"^two steps: .*shape mismatch.*ema_model\.decode_head\.conv_seg"):
+        load_converted_state(_model(num_classes=16), state, origin, "two steps")
 
 
 def test_shape_mismatch_and_absent_which_are_clear_errors():

@@ -15,7 +15,7 @@ from importlib import import_module
 from .base import SegmentationDataset, compute_class_stats, load_class_stats, samples_with_class, save_class_stats
 from .classes import CLASSES, IGNORE_INDEX, NUM_CLASSES, PALETTE, SYNTHIA_16, THING_CLASSES, ClassTable
 from .io import DatasetError, DatasetNotFoundError, LabelsNotAvailableError
-from .transforms import Compose, Normalize, RandomCrop, RandomFlip, Resize, denormalize
+from .transforms import Compose, Normalize, PhotoMetricDistortion, RandomCrop, RandomFlip, Resize, denormalize
 
 _LAZY = {
     "SyntheticDomain": ".synthetic",
@@ -31,7 +31,7 @@ __all__ = [
     "compute_class_stats", "samples_with_class", "save_class_stats", "load_class_stats",
     "CLASSES", "PALETTE", "NUM_CLASSES", "IGNORE_INDEX", "THING_CLASSES", "SYNTHIA_16",
     "DatasetError", "DatasetNotFoundError", "LabelsNotAvailableError",
-    "Resize", "RandomCrop", "RandomFlip", "Normalize", "Compose", "denormalize",
+    "Resize", "RandomCrop", "RandomFlip", "PhotoMetricDistortion", "Normalize", "Compose", "denormalize",
 ]
 
 

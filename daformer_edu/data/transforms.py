@@ -1,4 +1,5 @@
-"""Data transforms of DAFormer's pipeline: resize (keep ratio), random crop (``cat_max_ratio``), flip, normalise.
+"""Data transforms of DAFormer's pipeline: resize (keep ratio), random crop (``cat_max_ratio``), flip, photometric
+distortion (baselines only), normalise.
 
 Each transform is a small dataclass you configure once and call on a numpy pair:
 
@@ -20,12 +21,25 @@ label, which an unsupervised method must not look at). Here the same: a crop wit
 target (as the official ``cityscapes_half_512x512`` config). Evaluation (mmseg's test pipeline) resizes the
 image alone: ``Resize((512, 1024), resize_label=False)`` keeps the label at full resolution.
 
+Pixels are resized as mmcv resizes them (``mmcv.imrescale`` → ``cv2.resize``, OpenCV's own arithmetic:
+``opencv-python-headless`` is a dependency for that reason), so that training crops, in-training validation and
+``python -m daformer_edu.evaluate`` see the pixels the official pipeline sees.
+
+The official *source-only* and *oracle* configs (``gta_to_cityscapes_512x512.py``, ``cityscapes_half_512x512.py``)
+add mmseg's ``PhotoMetricDistortion`` after the flip, on the uint8 pixels, before normalisation:
+
+    Resize → RandomCrop → RandomFlip → PhotoMetricDistortion → Normalize
+
+the UDA config does not (DACS jitters the mixed image instead, ``uda/dacs.py``). Here the same: append
+``PhotoMetricDistortion()`` to a ``Compose`` list; the dataset normalises after the last transform.
+
 Taught in: notebooks/06_rare_class_sampling.ipynb
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image
@@ -38,6 +52,7 @@ __all__ = [
     "Resize",
     "RandomCrop",
     "RandomFlip",
+    "PhotoMetricDistortion",
     "Normalize",
     "Compose",
     "denormalize",
@@ -45,6 +60,9 @@ __all__ = [
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)  # RGB, on the 0..255 scale
 IMAGENET_STD = (58.395, 57.12, 57.375)
+
+
+_RESIZE_BACKENDS = ("cv2", "pillow")
 
 
 @dataclass
@@ -56,7 +74,17 @@ class Resize:
     so the long side fits the long bound and the short side the short bound (GTA 1914×1052 with
     ``size=(720, 1280)`` → 1280×704; Synthia 1280×760 with ``(760, 1280)`` stays; Cityscapes 2048×1024 with
     ``(512, 1024)`` → 1024×512). The order of ``size`` does not matter then. ``resize_label=False`` resizes the
-    image only, as mmseg's test pipeline: the label stays at full resolution for scoring.
+    image only, as mmseg's test pipeline: the label stays at full resolution for scoring. An input already at
+    the output size is returned as it is (the synthetic pair, rendered at its size, is never resampled).
+
+    The pixels, ``backend="cv2"`` (mmcv's default, what every official config runs): the image with
+    ``cv2.INTER_LINEAR``, the label with ``cv2.INTER_NEAREST`` (mmseg 0.16 ``Resize._resize_seg``:
+    ``interpolation='nearest'``). For output pixel x the source position is ``x_s = (x + 0.5)·w/ow − 0.5``, and the
+    value is the 2-tap blend of pixels ⌊x_s⌋ and ⌊x_s⌋ + 1 (rows alike) with weights in 1/2048 steps, rounded
+    to uint8 in OpenCV's fixed point (``tests/test_resize.py`` writes it out). No antialiasing: at a 2× downscale
+    every output pixel is the mean of one 2×2 block, rounded half up. Nearest takes pixel ⌊x·w/ow⌋ — not centre-aligned: at 2× it keeps the even rows and columns.
+    ``backend="pillow"`` (mmcv's other backend; this package's earlier form) uses PIL's ``BILINEAR``, which
+    antialiases (at 2× each output pixel blends a 4×4 neighbourhood), and PIL's centre-aligned ``NEAREST``.
 
     Taught in: notebooks/06_rare_class_sampling.ipynb
     """
@@ -64,6 +92,12 @@ class Resize:
     size: tuple[int, int]
     keep_ratio: bool = True
     resize_label: bool = True  # False: evaluation, the prediction is resized to the full-resolution label
+    backend: str = "cv2"  # "cv2": mmcv's default (official) | "pillow": PIL, antialiased bilinear
+
+    def __post_init__(self):
+        if self.backend not in _RESIZE_BACKENDS:
+            raise ValueError(f"Resize: backend={self.backend!r}; choose one of {_RESIZE_BACKENDS} "
+                             "('cv2' resizes as mmcv does by default)")
 
     def output_size(self, h: int, w: int) -> tuple[int, int]:
         """(H, W) after resizing an ``h × w`` input."""
@@ -77,9 +111,15 @@ class Resize:
         oh, ow = self.output_size(h, w)
         if (oh, ow) == (h, w):
             return image, label
-        image = np.asarray(Image.fromarray(image).resize((ow, oh), Image.BILINEAR))      # [oh, ow, 3]
-        if label is not None and self.resize_label:
-            label = np.asarray(Image.fromarray(label).resize((ow, oh), Image.NEAREST))   # [oh, ow]
+        resize_label = label is not None and self.resize_label
+        if self.backend == "cv2":  # cv2 takes (width, height)
+            image = cv2.resize(np.ascontiguousarray(image), (ow, oh), interpolation=cv2.INTER_LINEAR)   # [oh, ow, 3]
+            if resize_label:
+                label = cv2.resize(np.ascontiguousarray(label), (ow, oh), interpolation=cv2.INTER_NEAREST)  # [oh, ow]
+        else:
+            image = np.asarray(Image.fromarray(image).resize((ow, oh), Image.BILINEAR))      # [oh, ow, 3]
+            if resize_label:
+                label = np.asarray(Image.fromarray(label).resize((ow, oh), Image.NEAREST))   # [oh, ow]
         return image, label
 
 
@@ -164,6 +204,70 @@ class RandomFlip:
             image = image[:, ::-1]
             label = None if label is None else label[:, ::-1]
         return image, label
+
+
+def _convert(img: np.ndarray, alpha: float = 1.0, beta: float = 0.0) -> np.ndarray:
+    """``uint8(clip(img·alpha + beta, 0, 255))`` in float32, truncated by ``astype(uint8)`` (mmseg's ``convert``)."""
+    out = img.astype(np.float32) * np.float32(alpha) + np.float32(beta)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+@dataclass
+class PhotoMetricDistortion:
+    """mmseg 0.16's ``PhotoMetricDistortion`` on a uint8 RGB image; each step with probability ½ (own coin).
+
+    The steps, drawing from ``rng`` in this order (a coin is ``rng.integers(2)``, 1 = apply):
+
+    1. brightness: coin; ``x + δ``, δ ~ U(−``brightness_delta``, ``brightness_delta``) (32);
+    2. a coin ``mode``; mode 1: contrast here (coin; ``x·α``, α ~ U(``contrast_range``) = U(0.5, 1.5));
+    3. saturation: coin; to HSV (OpenCV, uint8: H in 0..179), ``S·α``, α ~ U(``saturation_range``), back to RGB;
+    4. hue: coin; ``H ← (H + d) mod 180``, d an integer in [−``hue_delta``, ``hue_delta``) (numpy's ``randint``
+       excludes the upper end: −18 … 17);
+    5. mode 0: contrast here.
+
+    Every step ends in uint8: ``clip(·, 0, 255)`` then truncation (``astype(uint8)``), in float32. mmseg's image
+    is BGR and it converts with ``COLOR_BGR2HSV``; ours is RGB and uses ``COLOR_RGB2HSV``: the same H, S, V.
+    Official place (``configs/_base_/datasets/gta_to_cityscapes_512x512.py``, ``cityscapes_half_512x512.py``;
+    the source-only and oracle runs, not UDA): after ``RandomFlip``, before ``Normalize``. The label is untouched.
+    (mmseg's comment says "mode 0: contrast first"; its code, followed here, does contrast first on mode 1 —
+    both are one coin of probability ½.)
+
+    Taught in: notebooks/09_full_uda.ipynb
+    """
+
+    brightness_delta: int = 32
+    contrast_range: tuple[float, float] = (0.5, 1.5)
+    saturation_range: tuple[float, float] = (0.5, 1.5)
+    hue_delta: int = 18
+
+    def _contrast(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if rng.integers(2):
+            img = _convert(img, alpha=rng.uniform(*self.contrast_range))
+        return img
+
+    def __call__(self, image, label=None, rng=None):
+        if rng is None:
+            raise ValueError("PhotoMetricDistortion needs a numpy Generator: call it as t(image, label, rng)")
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"PhotoMetricDistortion: expected a uint8 [H, W, 3] image (before Normalize), "
+                             f"got {image.dtype} {image.shape}")
+        img = np.ascontiguousarray(image)                                          # [H, W, 3] uint8 RGB
+        if rng.integers(2):
+            img = _convert(img, beta=rng.uniform(-self.brightness_delta, self.brightness_delta))
+        mode = rng.integers(2)
+        if mode == 1:
+            img = self._contrast(img, rng)
+        if rng.integers(2):
+            hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)                             # [H, W, 3] uint8, H in 0..179
+            hsv[:, :, 1] = _convert(hsv[:, :, 1], alpha=rng.uniform(*self.saturation_range))
+            img = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+        if rng.integers(2):
+            hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)
+            hsv[:, :, 0] = (hsv[:, :, 0].astype(int) + rng.integers(-self.hue_delta, self.hue_delta)) % 180
+            img = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
+        if mode == 0:
+            img = self._contrast(img, rng)
+        return img, label
 
 
 def _writable(a: np.ndarray) -> np.ndarray:

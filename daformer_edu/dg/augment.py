@@ -23,7 +23,7 @@ import torch
 import torchvision.transforms.v2.functional as TF
 
 from ..data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from ..uda.dacs import _colour_jitter, _uniform, blur_kernel_size
+from ..uda.dacs import blur_kernel_size, colour_jitter, uniform
 
 __all__ = ["PhotometricAugment", "ORIGINAL_VIEW", "STYLE_VIEW", "make_views"]
 
@@ -59,9 +59,9 @@ class PhotometricAugment:
         out = []
         for img in images:  # [3, H, W]
             if torch.rand((), generator=g).item() < self.jitter_p:
-                img = _colour_jitter(img, g, mean, std, self.brightness, self.contrast, self.saturation, self.hue)
+                img = colour_jitter(img, g, mean, std, self.brightness, self.contrast, self.saturation, self.hue)
             if torch.rand((), generator=g).item() < self.blur_p:
-                sigma = _uniform(g, *self.blur_sigma)
+                sigma = uniform(g, *self.blur_sigma)
                 img = TF.gaussian_blur(img, kernel_size=kernel, sigma=[sigma, sigma])
             out.append(img)
         return torch.stack(out)  # [B, 3, H, W]

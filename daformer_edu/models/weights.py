@@ -62,6 +62,7 @@ __all__ = [
     "convert_timm",
     "load_encoder_weights",
     "load_segmentor_weights",
+    "load_converted_state",
 ]
 
 _FORMATS = ("segformer", "hf", "timm", "mit")
@@ -494,12 +495,23 @@ def load_segmentor_weights(
     state, origin = segmentor_state_dict(source, which)
     where = f"load_segmentor_weights(which={which!r}"
     where += f", source={os.fspath(source)!r})" if not isinstance(source, Mapping) else ")"
-    return _load_converted(segmentor, state, origin, where)
+    return load_converted_state(segmentor, state, origin, where)
 
 
-def _load_converted(segmentor: nn.Module, state: Mapping[str, torch.Tensor], origin: Mapping[str, str],
-                    where: str) -> nn.Module:
-    """Strictly load ``state`` (already in our key layout) into ``segmentor``; ``origin`` names keys in errors."""
+def load_converted_state(segmentor: nn.Module, state: Mapping[str, torch.Tensor], origin: Mapping[str, str],
+                         where: str) -> nn.Module:
+    """Strictly load a state dict already in this package's layout (``encoder.*``, ``head.*``) into ``segmentor``.
+
+    The second half of :func:`load_segmentor_weights`, for a caller that needs the converted state first (e.g.
+    ``python -m daformer_edu.evaluate`` reads the network's sizes from it, builds the segmentor, then loads):
+    ``state, origin = segmentor_state_dict(source, which)``, then ``load_converted_state(model, state, origin,
+    where)``. ``origin`` maps each of our keys to its name in the checkpoint (``model.decode_head.conv_seg.weight``
+    for ``head.classifier.weight``), so errors speak the checkpoint's language; ``where`` opens every message.
+    Strict as PyTorch's ``load_state_dict(strict=True)``, but a missing key, an unexpected key or a shape mismatch
+    raises :class:`SegmentorWeightsError` listing them all. Returns ``segmentor``.
+
+    Taught in: notebooks/09_full_uda.ipynb
+    """
     expected = segmentor.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
