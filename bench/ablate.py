@@ -9,7 +9,7 @@
 
 Every run is an ordinary ``Trainer`` run in ``--out/<variant>/seed<k>`` (``log.jsonl``, ``checkpoint.pt``,
 ``metrics.json``). A finished run (``metrics.json`` present) is not repeated; a killed one resumes from its
-checkpoint — so the table can be filled over several sessions. The table (target-val mIoU, mean ± sample std
+checkpoint — so the table can be filled by several invocations, one after the other. The table (target-val mIoU, mean ± sample std
 over the seeds that finished, and each seed's value; the JSON also keeps every run's per-class IoU and minutes)
 is printed and written to ``--out/ablation.md`` and
 ``--out/ablation.json``.

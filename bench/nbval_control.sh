@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Control for strict nbval (issue 13): a changed library must make `pytest --nbval` fail where it should.
+# Control for strict nbval: a changed library must make `pytest --nbval` fail where it should.
 #
 # Copies the working tree's tracked files to a scratch folder, changes the default pseudo-label threshold
 # τ of daformer_edu.uda.pseudo_label.pseudo_label from the paper's 0.968 to 0.95 there, and runs notebook 05
@@ -33,7 +33,7 @@ echo "--- strict --nbval:"
 echo "$strict" | grep -E "^FAILED|passed|failed" | sed 's/ - .*//'
 echo "$strict" | grep -E "^ *[-+] [^-+]|DIFFERENT" | head -20
 lax=$(run --nbval-lax)
-echo "--- --nbval-lax (what CI ran before issue 13):"
+echo "--- --nbval-lax (execution only, outputs not compared):"
 echo "$lax" | grep -E "^FAILED|passed|failed" | sed 's/ - .*//'
 
 if echo "$strict" | grep -q "^FAILED"; then

@@ -37,6 +37,7 @@ from typing import Any
 
 import torch
 
+from .models.embedded import EMBEDDED_WEIGHTS
 from .models.segmentor import DEFAULT_HEAD_INIT, ENCODERS, HEAD_INITS, HEADS
 
 __all__ = [
@@ -252,9 +253,9 @@ def _validate(cfg: TrainConfig) -> None:
             side = name.split("_")[0]
             raise ValueError(f"TrainConfig: {side}={kind!r} needs {name}=<folder of the dataset>; "
                              f"or use {side}='synthetic' (the embedded pair)")
-    if cfg.pretrained == "embedded" and cfg.encoder != "mit_b0":
+    if cfg.pretrained == "embedded" and cfg.encoder not in EMBEDDED_WEIGHTS:
         raise ValueError(f"TrainConfig: encoder={cfg.encoder!r} with pretrained='embedded': the package ships "
-                         "embedded weights for mit_b0 only; use encoder='mit_b0' or give a weights file")
+                         f"embedded weights for {sorted(EMBEDDED_WEIGHTS)} only; use one of those or a weights file")
     if not (cfg.device in ("auto", "cpu") or cfg.device.startswith("cuda")):
         raise ValueError(f"TrainConfig: device={cfg.device!r} is not valid; choose 'auto', 'cpu', 'cuda' or 'cuda:N'")
 

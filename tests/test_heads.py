@@ -240,14 +240,14 @@ def test_build_segmentor_head_init_option():
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        mmcv = build_segmentor("mit_b0", embed_dim=32, channels=48, head_init="mmcv")
-        torch_default = build_segmentor("mit_b0", embed_dim=32, channels=48)
+        mmcv = build_segmentor("mit_b0", embed_dim=32, channels=48)  # the default: the official initialisation
+        torch_default = build_segmentor("mit_b0", embed_dim=32, channels=48, head_init="pytorch")
     # PyTorch's default classifier: U(±1/√fan_in), std 1/√(3·48) ≈ 0.083 with a non-zero bias; mmcv: N(0, 0.01)
     assert abs(torch_default.head.classifier.weight.std().item() - (1 / (3 * 48)) ** 0.5) < 0.01
     assert torch_default.head.classifier.bias.abs().sum() > 0
     assert abs(mmcv.head.classifier.weight.std().item() - 0.01) < 0.002
     assert torch.equal(mmcv.head.classifier.bias, torch.zeros(19))
-    with pytest.raises(ValueError, match="head_init='kaiming'.*'pytorch', 'mmcv'"):
+    with pytest.raises(ValueError, match="head_init='kaiming'.*'mmcv', 'pytorch'"):
         build_segmentor("mit_b0", head_init="kaiming")
     assert make_config("gpu-full").head_init == "mmcv"  # the official recipe
     with pytest.raises(ValueError, match="head_init"):

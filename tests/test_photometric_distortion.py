@@ -101,11 +101,26 @@ def test_appended_to_the_pipeline_it_draws_after_the_crop_and_flip():
         assert np.array_equal(out_label, ref_label) and np.array_equal(out_img, ref_img)
 
 
-def test_the_trainers_default_pipelines_have_no_distortion():
-    import daformer_edu.train as train_mod
-
-    data = train_mod._datasets(train_mod.make_config("smoke", out=None))
-    for name, ds in data.items():
+def _distorted(datasets) -> dict[str, bool]:
+    out = {}
+    for name, ds in datasets.items():
         base = getattr(ds, "dataset", ds)
-        transforms = getattr(base.transform, "transforms", [])
-        assert not any(isinstance(t, PhotoMetricDistortion) for t in transforms), name
+        out[name] = any(isinstance(t, PhotoMetricDistortion) for t in getattr(base.transform, "transforms", []))
+    return out
+
+
+def test_the_official_baselines_distort_their_labelled_crops_and_uda_never_does():
+    """The released source-only and oracle configs put PhotoMetricDistortion after the flip; the UDA config and the
+    validation pipeline have none. The CPU presets keep the pipelines their records were measured with (none)."""
+    from daformer_edu.config import make_config
+    from daformer_edu.data.factory import build_datasets
+
+    def run(preset, mode, **kw):
+        return _distorted(build_datasets(make_config(preset, mode=mode, out=None, synthetic_train_length=4,
+                                                     val_length=2, image_size=(64, 128), crop_size=(64, 64), **kw)))
+
+    assert run("gpu-full", "uda") == {"source": False, "target": False, "val": False}
+    assert run("gpu-full", "source-only") == {"source": True, "target": False, "val": False}
+    assert run("gpu-full", "oracle") == {"source": True, "target": True, "val": False}  # labelled target crops
+    assert run("smoke", "source-only") == {"source": False, "target": False, "val": False}
+    assert run("smoke", "uda", photometric_distortion=True)["source"]

@@ -1,4 +1,4 @@
-"""The paper's data sizes and evaluation protocol on real layouts (issue 11, fixes 1 and 2).
+"""The paper's data sizes and evaluation protocol on real layouts.
 
 Fake GTA / Synthia / Cityscapes trees are written here in the real layouts and at the real frame sizes
 (constant-colour images, striped labels: small PNGs). Expected numbers are worked out by hand from mmseg's
@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 
 import daformer_edu.metrics as metrics
-import daformer_edu.train as train_mod
+from daformer_edu.data.factory import build_datasets
 from daformer_edu.data import Resize
 from daformer_edu.train import Trainer, make_config
 from test_datasets import _write_png16_rgb  # Synthia's 16-bit label PNG, written by hand
@@ -116,7 +116,7 @@ def test_evaluate_and_the_trainer_validate_on_the_same_mmcv_resized_pixels(tmp_p
     evaluate_checkpoint(ckpt, cs, size=(64, 128), device="cpu", progress=False)
     cfg = make_config("smoke", source="gta", source_root=str(_gta(tmp_path / "gta", hw=(76, 128))),
                       target="cityscapes", target_root=str(cs), out=None)
-    val = train_mod._datasets(cfg)["val"]
+    val = build_datasets(cfg)["val"]
     assert len(seen) == len(val) == 2
     mean, std = np.array([123.675, 116.28, 103.53]), np.array([58.395, 57.12, 57.375])
     for (image, size), frame, item in zip(seen, frames, val):
@@ -143,7 +143,7 @@ def test_gpu_full_resizes_the_source_to_the_official_size(tmp_path, source, resi
     root = (_gta if source == "gta" else _synthia)(tmp_path / source)
     cfg = make_config("gpu-full", source=source, source_root=str(root), target="cityscapes",
                       target_root=str(_cityscapes(tmp_path / "cs")), out=None)
-    src = train_mod._datasets(cfg)["source"]
+    src = build_datasets(cfg)["source"]
     h, w = resized
     # The resized image is exactly h × w: the last 512×512 window fits, one pixel further does not.
     assert _crop_fits(src, h - 512, w - 512)
@@ -159,7 +159,7 @@ def test_gpu_full_resizes_the_source_to_the_official_size(tmp_path, source, resi
 def test_gpu_full_resizes_cityscapes_to_1024x512_and_keeps_val_labels_at_full_resolution(tmp_path):
     cfg = make_config("gpu-full", source="gta", source_root=str(_gta(tmp_path / "gta")), target="cityscapes",
                       target_root=str(_cityscapes(tmp_path / "cs")), out=None)
-    data = train_mod._datasets(cfg)
+    data = build_datasets(cfg)
     target = data["target"]  # 2048×1024 → 1024×512: the last window fits, one pixel further does not
     assert _crop_fits_target(target, 0, 1024 - 512)
     assert not _crop_fits_target(target, 1, 0) and not _crop_fits_target(target, 0, 1024 - 511)
@@ -183,14 +183,14 @@ def test_source_image_size_overrides_and_scales_with_image_size(tmp_path):
     # An explicit bound wins: (360, 640): s = min(640/1914, 360/1052) = 0.33438 → 352 × 640 (1052·0.33438 = 351.8).
     cfg = make_config("gpu-full", source="gta", source_root=root, target="cityscapes", target_root=cs, out=None,
                       source_image_size=(360, 640), crop_size=(64, 64))
-    src = train_mod._datasets(cfg)["source"]
+    src = build_datasets(cfg)["source"]
     assert src.get(0, crop_box=(352 - 64, 640 - 64))["label"].shape == (64, 64)
     with pytest.raises(ValueError):
         src.get(0, crop_box=(352 - 63, 0))
     # None with a smaller image_size: the official bound scaled like the target's. image_size (64, 128) is
     # 1/8 of 512×1024, so GTA's bound is (90, 160): s = min(160/1914, 90/1052) = 0.083595 → 88 × 160.
     cfg = make_config("smoke", source="gta", source_root=root, target="cityscapes", target_root=cs, out=None)
-    src = train_mod._datasets(cfg)["source"]
+    src = build_datasets(cfg)["source"]
     assert src.get(0, crop_box=(88 - 64, 160 - 64))["label"].shape == (64, 64)
     with pytest.raises(ValueError):
         src.get(0, crop_box=(88 - 63, 0))
@@ -230,7 +230,7 @@ def _trainer_with_constant_model(tmp_path, source, label_ids, monkeypatch):
                       target_root=str(cs), embed_dim=16, head_channels=16, iterations=1, progress=False,
                       out=str(tmp_path / "run"))
     trainer = Trainer(cfg)
-    trainer.model = _Constant(0)  # road everywhere
+    trainer.networks.model = _Constant(0)  # road everywhere
     counted = []  # labelled pixels in each confusion matrix evaluate builds
     original = metrics.confusion_matrix
 

@@ -50,6 +50,14 @@ def test_each_form_reaches_its_function(monkeypatch, field, function, argument, 
     assert len(seen) == 1 and seen[0].get(argument) is (when_official if form == "official" else not when_official)
 
 
+@pytest.mark.parametrize("form", ["official", "torchvision"])
+def test_jitter_form_reaches_strong_augment(monkeypatch, form):
+    seen = _spy_kwargs(monkeypatch, "strong_augment")
+    trainer = Trainer(tiny(jitter_form=form))
+    trainer.train_step(0, *trainer.batches(0))
+    assert len(seen) == 1 and seen[0]["jitter"] == form
+
+
 def test_fd_form_paper_changes_the_loss_as_the_paper_averages(monkeypatch):
     """The logged L_FD equals the per-image mean computed here from the same features and mask."""
     captured = {}

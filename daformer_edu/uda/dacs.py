@@ -272,8 +272,8 @@ def strong_augment(
         per_batch_coins: ``False`` (default): the jitter and blur coins are tossed for each image.
             ``True`` (official ``mmseg/models/uda/dacs.py``): one jitter coin and one blur coin for the
             whole batch (all images jittered or none, all blurred or none); factors and σ stay per image.
-            With ``False`` the draws are those of earlier versions, so old runs replay unchanged.
-        jitter: ``"torchvision"`` (default, earlier versions' form: blends for contrast and saturation) or
+            With ``False`` the coins are drawn as in DACS, image by image (the CPU presets' records).
+        jitter: ``"torchvision"`` (default: torchvision's blends for contrast and saturation) or
             ``"official"`` (kornia 0.5.8 as the released code: additive brightness, contrast ``x·c``,
             saturation ``S·f`` in HSV); see ``colour_jitter``.
 

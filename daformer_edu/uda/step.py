@@ -150,7 +150,8 @@ def daformer_step(networks: Networks, batch: dict, config, generator: torch.Gene
         else:
             x_m, y_m, w_m = x_t, p_t, q_t  # [B, 3, h, w], [B, h, w], [B, h, w]
         if cfg.strong_augment:
-            x_m = strong_augment(x_m, generator=generator, per_batch_coins=cfg.augment_coin_form == "official")
+            x_m = strong_augment(x_m, generator=generator, per_batch_coins=cfg.augment_coin_form == "official",
+                                 jitter=cfg.jitter_form)
         with autocast(cfg, device):
             logits_m = net.student(x_m)  # [B, K, h, w]
             terms["target_ce"] = weighted_ce(logits_m.float(), y_m, w_m)
