@@ -276,6 +276,16 @@ def _crop_stream(source, config: BlindNetConfig) -> CropStream:
     return CropStream(source, config.seed, stream=CROP_STREAM)
 
 
+def _optimizer(model: BlindNet, config: BlindNetConfig) -> torch.optim.AdamW:
+    """AdamW over DAFormer's parameter groups (head lr × head_lr_mult), the projection heads grouped as the head."""
+    groups = param_groups(model.segmentor, config.lr, config.head_lr_mult, config.weight_decay)
+    if len(model.projections):
+        lr = config.lr * config.head_lr_mult
+        groups.append({"name": "projection", "params": list(model.projections.parameters()), "lr": lr,
+                       "initial_lr": lr, "weight_decay": config.weight_decay})
+    return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.999))
+
+
 def train_blindnet(config: BlindNetConfig, source=None, progress: bool = False) -> BlindNetResult:
     """Train on the **source domain only** with BlindNet's losses (or the source-only baseline).
 
@@ -297,12 +307,7 @@ def train_blindnet(config: BlindNetConfig, source=None, progress: bool = False) 
     torch.manual_seed(config.seed)
     device = torch.device(config.device)
     model = BlindNet(config).to(device)
-    groups = param_groups(model.segmentor, config.lr, config.head_lr_mult, config.weight_decay)
-    if len(model.projections):
-        lr = config.lr * config.head_lr_mult
-        groups.append({"name": "projection", "params": list(model.projections.parameters()), "lr": lr,
-                       "initial_lr": lr, "weight_decay": config.weight_decay})
-    optimizer = torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.999))
+    optimizer = _optimizer(model, config)
     g = torch.Generator().manual_seed(config.seed)
     original_view = ORIGINAL_VIEW if config.original_blur else dataclasses.replace(ORIGINAL_VIEW, blur_p=0.0)
     crops = _crop_stream(source, config)
@@ -316,45 +321,7 @@ def train_blindnet(config: BlindNetConfig, source=None, progress: bool = False) 
         if "label" not in batch:
             raise ValueError("train_blindnet: the source dataset must be labelled")
         images, labels = batch["image"].to(device), batch["label"].to(device)  # [B, 3, H, W], [B, H, W]
-        B = images.shape[0]
-        if config.style_views:
-            x_orig, x_style = original_view(images, g), STYLE_VIEW(images, g)
-            x = torch.cat([x_orig, x_style])  # [2B, 3, H, W]: both views in one pass
-        else:
-            x = original_view(images, g)  # [B, 3, H, W]
-        feats = model.segmentor.extract_features(x)  # 4 × [nB, C_i, H_i, W_i]
-        logits4, dec = model.segmentor.head(feats, return_features=True)  # [nB, K, H/4, W/4], DECODER_LEVELS
-        logits = F.interpolate(logits4, size=images.shape[-2:], mode="bilinear", align_corners=False)
-        y = labels.repeat(2, 1, 1) if config.style_views else labels  # [nB, H, W]
-        terms = {"ce": F.cross_entropy(logits, y, ignore_index=255)}  # = ½(CE_orig + CE_style): both halves share the labels
-        zero = logits.new_zeros(())
-        if config.style_views:
-            enc_o = [feats[l][:B] for l in config.encoder_levels]
-            enc_a = [feats[l][B:] for l in config.encoder_levels]
-            terms["cml"] = covariance_matching_loss(enc_o, enc_a) if w["cml"] else zero
-            terms["ccl"] = (cross_covariance_loss(enc_o, enc_a, detach_original=config.ccl_detach_original)
-                            if w["ccl"] else zero)
-            grid = logits4.shape[-2:]
-            y4 = F.interpolate(labels[:, None].float(), size=grid, mode="nearest")[:, 0].long()  # [B, h, w]
-            pred = logits4.detach().argmax(1)  # [2B, h, w]
-            split = pred[:B] if config.cwcl_split_view == "original" else pred[B:]  # CWCL's hard/easy split
-            if config.per_image_sampling:  # official: num_patch negatives, ≤ max_samples anchors per image
-                sd_anchors, sd_negatives = B * config.sdcl_max_anchors_per_image, config.sdcl_negatives
-            else:
-                sd_anchors, sd_negatives = config.max_classes * config.samples_per_class, config.samples_per_class
-            cw, sd = [], []
-            for lvl in config.decoder_levels if (w["cwcl"] or w["sdcl"]) else ():
-                emb = model.projections[lvl](dec[lvl])  # [2B, D, h, w]
-                if w["cwcl"]:
-                    cw.append(class_wise_contrastive_loss(emb[:B], emb[B:], y4, split, config.temperature,
-                                                          config.max_classes, config.samples_per_class, g,
-                                                          per_image=config.per_image_sampling))
-                if w["sdcl"]:
-                    sd.append(semantic_disentanglement_contrastive_loss(
-                        emb[:B], emb[B:], y4, pred[:B], pred[B:], config.temperature, sd_anchors, sd_negatives, g,
-                        per_image=config.per_image_sampling, detach_negatives=config.sdcl_detach_negatives))
-            terms["cwcl"] = torch.stack(cw).mean() if cw else zero
-            terms["sdcl"] = torch.stack(sd).mean() if sd else zero
+        terms = _loss_terms(model, config, images, labels, original_view, g)
         total = terms["ce"] + sum(w[k] * terms[k] for k in w if k in terms)
         if not torch.isfinite(total):
             raise FloatingPointError(f"train_blindnet: loss is {total.item()} at iteration {t} "
@@ -362,12 +329,69 @@ def train_blindnet(config: BlindNetConfig, source=None, progress: bool = False) 
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         optimizer.step()
-        record = {k: float(terms.get(k, zero).detach()) for k in ("ce", "cml", "ccl", "cwcl", "sdcl")}
+        record = {k: float(terms[k].detach()) if k in terms else 0.0 for k in ("ce", "cml", "ccl", "cwcl", "sdcl")}
         record["total"] = float(total.detach())
         history.append(record)
         if progress and (t % max(1, config.iterations // 10) == 0 or t == config.iterations - 1):
             print(f"it {t:4d} " + " ".join(f"{k} {v:.3f}" for k, v in record.items()))
     return BlindNetResult(model=model, config=config, history=history, seconds=time.perf_counter() - start)
+
+
+def _loss_terms(model: BlindNet, config: BlindNetConfig, images: torch.Tensor, labels: torch.Tensor,
+                original_view, g: torch.Generator) -> dict[str, torch.Tensor]:
+    """One forward pass of the views: the unweighted terms ``ce, cml, ccl, cwcl, sdcl`` (only ``ce`` for one view)."""
+    if config.style_views:
+        x_orig, x_style = original_view(images, g), STYLE_VIEW(images, g)
+        x = torch.cat([x_orig, x_style])  # [2B, 3, H, W]: both views in one pass
+    else:
+        x = original_view(images, g)  # [B, 3, H, W]
+    feats = model.segmentor.extract_features(x)  # 4 × [nB, C_i, H_i, W_i]
+    logits4, dec = model.segmentor.head(feats, return_features=True)  # [nB, K, H/4, W/4], DECODER_LEVELS
+    logits = F.interpolate(logits4, size=images.shape[-2:], mode="bilinear", align_corners=False)
+    y = labels.repeat(2, 1, 1) if config.style_views else labels  # [nB, H, W]
+    terms = {"ce": F.cross_entropy(logits, y, ignore_index=255)}  # = ½(CE_orig + CE_style): both halves share the labels
+    if config.style_views:
+        zero = logits.new_zeros(())
+        terms.update(_encoder_terms(config, feats, zero))
+        terms.update(_decoder_terms(model, config, dec, logits4, labels, g, zero))
+    return terms
+
+
+def _encoder_terms(config: BlindNetConfig, feats: list[torch.Tensor], zero: torch.Tensor) -> dict[str, torch.Tensor]:
+    """CML and CCL between the original (first half) and style (second half) maps of the regularised stages."""
+    B = feats[0].shape[0] // 2
+    enc_o = [feats[l][:B] for l in config.encoder_levels]
+    enc_a = [feats[l][B:] for l in config.encoder_levels]
+    cml = covariance_matching_loss(enc_o, enc_a) if config.cml_weight else zero
+    ccl = (cross_covariance_loss(enc_o, enc_a, detach_original=config.ccl_detach_original)
+           if config.ccl_weight else zero)
+    return {"cml": cml, "ccl": ccl}
+
+
+def _decoder_terms(model: BlindNet, config: BlindNetConfig, dec: dict, logits4: torch.Tensor, labels: torch.Tensor,
+                   g: torch.Generator, zero: torch.Tensor) -> dict[str, torch.Tensor]:
+    """CWCL and SDCL on each decoder level's projection, labels and predictions on the 1/4 grid (mean over levels)."""
+    B = labels.shape[0]
+    grid = logits4.shape[-2:]
+    y4 = F.interpolate(labels[:, None].float(), size=grid, mode="nearest")[:, 0].long()  # [B, h, w]
+    pred = logits4.detach().argmax(1)  # [2B, h, w]
+    split = pred[:B] if config.cwcl_split_view == "original" else pred[B:]  # CWCL's hard/easy split
+    if config.per_image_sampling:  # official: num_patch negatives, ≤ max_samples anchors per image
+        sd_anchors, sd_negatives = B * config.sdcl_max_anchors_per_image, config.sdcl_negatives
+    else:
+        sd_anchors, sd_negatives = config.max_classes * config.samples_per_class, config.samples_per_class
+    cw, sd = [], []
+    for lvl in config.decoder_levels if (config.cwcl_weight or config.sdcl_weight) else ():
+        emb = model.projections[lvl](dec[lvl])  # [2B, D, h, w]
+        if config.cwcl_weight:
+            cw.append(class_wise_contrastive_loss(emb[:B], emb[B:], y4, split, config.temperature,
+                                                  config.max_classes, config.samples_per_class, g,
+                                                  per_image=config.per_image_sampling))
+        if config.sdcl_weight:
+            sd.append(semantic_disentanglement_contrastive_loss(
+                emb[:B], emb[B:], y4, pred[:B], pred[B:], config.temperature, sd_anchors, sd_negatives, g,
+                per_image=config.per_image_sampling, detach_negatives=config.sdcl_detach_negatives))
+    return {"cwcl": torch.stack(cw).mean() if cw else zero, "sdcl": torch.stack(sd).mean() if sd else zero}
 
 
 def evaluate_target(model: nn.Module, config: BlindNetConfig, split: str = "val") -> dict[str, Any]:

@@ -103,6 +103,7 @@ class Scene:
 
 
 def _poisson(rng, lam):
+    """A Poisson count with mean ``lam`` (0 without a draw when ``lam`` is 0)."""
     return int(rng.poisson(lam)) if lam > 0 else 0
 
 
@@ -111,7 +112,33 @@ def sample_scene(rng: np.random.Generator, layout: LayoutStats) -> Scene:
 
     Taught in: notebooks/05_pseudo_label_weighting.ipynb
     """
-    L = layout
+    s, lanes = _sample_street(rng, layout)
+
+    # street sides: segments along z
+    for side in (-1, 1):
+        s.segments[side] = _sample_side(rng, layout, s.z_far)
+
+    # skyline at the end of the street
+    s.skyline = _sample_skyline(rng)
+
+    # things ------------------------------------------------------------------------------------
+    s.things += _sample_vehicles(rng, layout, s, lanes)   # train (and its rails), cars, trucks, bus
+    s.things += _sample_two_wheelers(rng, layout, s)      # bicycles and motorcycles, with or without rider
+    s.things += _sample_people(rng, layout, s)            # groups on a sidewalk, or crossing the road
+    s.things += _sample_furniture(rng, layout, s)         # poles (traffic lights), signs, trees
+    s.things.sort(key=lambda t: -t["z"])  # painter's order: far to near
+    return s
+
+
+# ------------------------------------------------------------------------------------------------
+# The street: camera, road, sidewalks and grass; then the two sides and the skyline.
+# ------------------------------------------------------------------------------------------------
+_SEGMENT_KINDS = ("building", "trees", "wall", "fence", "open")
+_SEGMENT_LENGTHS = {"building": (8, 30), "trees": (8, 35), "wall": (5, 20), "fence": (5, 20), "open": (4, 12)}
+
+
+def _sample_street(rng, L: LayoutStats) -> tuple[Scene, int]:
+    """Camera and ground (lanes, road, sidewalks, grass, depth, crosswalk): ``(scene, lanes)``, sides still empty."""
     u = rng.uniform
     lanes = int(rng.choice([2, 3, 4], p=L.lane_probs))
     lane_w = u(3.0, 3.6)
@@ -129,107 +156,159 @@ def sample_scene(rng: np.random.Generator, layout: LayoutStats) -> Scene:
     )
     if rng.random() < L.p_crosswalk:
         s.crosswalk = u(6, 25)
+    return s, lanes
 
-    # street sides: segments along z
-    kinds = ("building", "trees", "wall", "fence", "open")
+
+def _sample_side(rng, L: LayoutStats, z_far: float) -> list:
+    """One street side: segments ``(kind, z0, z1, height, u1, u2)`` one after another from z = 1 m to ``z_far``."""
+    u = rng.uniform
     weights = np.array(L.segment_weights) / sum(L.segment_weights)
-    lengths = {"building": (8, 30), "trees": (8, 35), "wall": (5, 20), "fence": (5, 20), "open": (4, 12)}
-    for side in (-1, 1):
-        segs, z = [], 1.0
-        while z < z_far:
-            kind = kinds[int(rng.choice(5, p=weights))]
-            z1 = min(z + u(*lengths[kind]), z_far)
-            if kind == "building":
-                h = L.sample_range(rng, "building_height")
-            elif kind == "trees":
-                h = u(3, 11)
-            elif kind == "wall":
-                h = u(1.2, 3.2)
-            elif kind == "fence":
-                h = u(1.0, 2.2)
-            else:
-                h = 0.0
-            segs.append((kind, z, z1, h, rng.random(), rng.random()))
-            z = z1
-        s.segments[side] = segs
+    segs, z = [], 1.0
+    while z < z_far:
+        kind = _SEGMENT_KINDS[int(rng.choice(5, p=weights))]
+        z1 = min(z + u(*_SEGMENT_LENGTHS[kind]), z_far)
+        segs.append((kind, z, z1, _segment_height(rng, L, kind), rng.random(), rng.random()))
+        z = z1
+    return segs
 
-    # skyline at the end of the street
-    X = -70.0
+
+def _segment_height(rng, L: LayoutStats, kind: str) -> float:
+    """The height (m) of a side segment of that kind (0 for open ground)."""
+    u = rng.uniform
+    if kind == "building":
+        return L.sample_range(rng, "building_height")
+    if kind == "trees":
+        return u(3, 11)
+    if kind == "wall":
+        return u(1.2, 3.2)
+    if kind == "fence":
+        return u(1.0, 2.2)
+    return 0.0
+
+
+def _sample_skyline(rng) -> list:
+    """The skyline: buildings and tree rows ``(kind, X0, X1, height, u1, u2)`` side by side, X = −70 … 70 m."""
+    u = rng.uniform
+    skyline, X = [], -70.0
     while X < 70.0:
         w = u(6, 25)
         kind = "building" if rng.random() < 0.7 else "trees"
         h = u(5, 25) if kind == "building" else u(4, 12)
-        s.skyline.append((kind, X, X + w, h, rng.random(), rng.random()))
+        skyline.append((kind, X, X + w, h, rng.random(), rng.random()))
         X += w
+    return skyline
 
-    # things ------------------------------------------------------------------------------------
-    def lane_x(k):  # centre of lane k
-        return -road_l + (k + 0.5) * lane_w
 
-    def walk_x(side):  # a lateral position on the sidewalk of that side (or the road edge)
-        edge = road_r if side > 0 else road_l
-        g = grass[0 if side < 0 else 1]
-        wdt = walk[0 if side < 0 else 1]
-        return side * (edge + g + u(0.4, max(wdt - 0.4, 0.5)))
+# ------------------------------------------------------------------------------------------------
+# Things: lateral positions X (m, + = right) and depths z (m), drawn class by class.
+# ------------------------------------------------------------------------------------------------
+def _random_side(rng) -> int:
+    """Left (−1) or right (+1) with equal probability."""
+    return -1 if rng.random() < 0.5 else 1
 
-    things = s.things
+
+def _road_edge(s: Scene, side: int) -> float:
+    """Distance (m) from the camera to the road edge on that side."""
+    return s.road_r if side > 0 else s.road_l
+
+
+def _of_side(pair: tuple, side: int) -> float:
+    """The left (side < 0) or right entry of a ``(left, right)`` pair."""
+    return pair[0 if side < 0 else 1]
+
+
+def _lane_x(s: Scene, k: int) -> float:
+    """X of the centre of lane k."""
+    return -s.road_l + (k + 0.5) * s.lane_w
+
+
+def _walk_x(rng, s: Scene, side: int) -> float:
+    """A lateral position on the sidewalk of that side (or the road edge)."""
+    edge, g, wdt = _road_edge(s, side), _of_side(s.grass, side), _of_side(s.walk, side)
+    return side * (edge + g + rng.uniform(0.4, max(wdt - 0.4, 0.5)))
+
+
+def _sample_vehicles(rng, L: LayoutStats, s: Scene, lanes: int) -> list:
+    """A train (which also lays ``s.rails``), cars driving or parked, trucks and a bus, in lanes of the road."""
+    u = rng.uniform
+    things = []
     has_train = rng.random() < L.p_train
     if has_train:
         k = int(rng.integers(0, lanes))
-        s.rails = lane_x(k)
-        things.append(dict(kind="train", X=lane_x(k), z=u(7, 40), L=u(22, 34), u1=rng.random(), u2=rng.random(),
+        s.rails = _lane_x(s, k)
+        things.append(dict(kind="train", X=_lane_x(s, k), z=u(7, 40), L=u(22, 34), u1=rng.random(), u2=rng.random(),
                            front=rng.random() < 0.5))
     for _ in range(_poisson(rng, L.n_cars)):
         if rng.random() < L.p_parked:
-            side = -1 if rng.random() < 0.5 else 1
-            X = side * ((road_r if side > 0 else road_l) - u(0.9, 1.2))
+            side = _random_side(rng)
+            X = side * (_road_edge(s, side) - u(0.9, 1.2))
         else:
-            X = lane_x(int(rng.integers(0, lanes))) + u(-0.3, 0.3)
+            X = _lane_x(s, int(rng.integers(0, lanes))) + u(-0.3, 0.3)
         things.append(dict(kind="car", X=X, z=u(3.5, 55), L=u(3.8, 4.9), w=u(1.7, 1.95), h=u(1.35, 1.6),
                            u1=rng.random(), u2=rng.random(), front=X > 0.5 and rng.random() < 0.6))
     if rng.random() < L.p_truck:
         for _ in range(1 + _poisson(rng, 0.3)):
-            things.append(dict(kind="truck", X=lane_x(int(rng.integers(0, lanes))), z=u(6, 55), L=u(7, 11),
+            things.append(dict(kind="truck", X=_lane_x(s, int(rng.integers(0, lanes))), z=u(6, 55), L=u(7, 11),
                                u1=rng.random(), u2=rng.random()))
     if rng.random() < L.p_bus:
-        things.append(dict(kind="bus", X=lane_x(int(rng.integers(0, lanes))), z=u(6, 50), L=u(11, 13),
+        things.append(dict(kind="bus", X=_lane_x(s, int(rng.integers(0, lanes))), z=u(6, 50), L=u(11, 13),
                            u1=rng.random(), u2=rng.random(), front=rng.random() < 0.3))
+    return things
+
+
+def _sample_two_wheelers(rng, L: LayoutStats, s: Scene) -> list:
+    """Bicycles, then motorcycles: ridden at the road edge, or parked on the sidewalk without a rider."""
+    u = rng.uniform
+    things = []
     for kind, p in (("bicycle", L.p_bicycle), ("motorcycle", L.p_motorcycle)):
         if rng.random() < p:
             for _ in range(1 + _poisson(rng, 0.8 if kind == "bicycle" else 0.3)):
                 rider = rng.random() < L.p_rider
-                side = -1 if rng.random() < 0.5 else 1
+                side = _random_side(rng)
                 if rider:
-                    X = side * ((road_r if side > 0 else road_l) - u(0.6, 1.4))
+                    X = side * (_road_edge(s, side) - u(0.6, 1.4))
                 else:
-                    X = walk_x(side)
+                    X = _walk_x(rng, s, side)
                 things.append(dict(kind=kind, X=X, z=u(3.5, 35), rider=rider, u1=rng.random(), u2=rng.random(),
                                    u3=rng.random(), u4=rng.random()))
+    return things
+
+
+def _sample_people(rng, L: LayoutStats, s: Scene) -> list:
+    """Groups of people around a depth ``zc``: on one sidewalk, or (12 %) crossing the road."""
+    u = rng.uniform
+    things = []
     for _ in range(_poisson(rng, L.n_person_groups)):
-        side = -1 if rng.random() < 0.5 else 1
+        side = _random_side(rng)
         zc = u(3.0, 40)
         crossing = rng.random() < 0.12
         for _ in range(1 + _poisson(rng, 1.0)):
-            X = u(-road_l, road_r) if crossing else walk_x(side)
+            X = u(-s.road_l, s.road_r) if crossing else _walk_x(rng, s, side)
             things.append(dict(kind="person", X=X, z=zc + u(-1.5, 1.5), h=u(1.55, 1.95), u1=rng.random(),
                                u2=rng.random(), u3=rng.random(), u4=rng.random(), stride=u(0, 0.25)))
+    return things
+
+
+def _sample_furniture(rng, L: LayoutStats, s: Scene) -> list:
+    """Poles (some with a traffic light, lamp or sign), traffic signs and trees beside the road."""
+    u = rng.uniform
+    things = []
     for _ in range(_poisson(rng, L.n_poles)):
-        side = -1 if rng.random() < 0.5 else 1
-        X = side * ((road_r if side > 0 else road_l) + (grass[0 if side < 0 else 1]) + u(0.3, 0.7))
+        side = _random_side(rng)
+        X = side * (_road_edge(s, side) + _of_side(s.grass, side) + u(0.3, 0.7))
         things.append(dict(kind="pole", X=X, z=u(5.0, 60), h=u(4.0, 8.5), w=u(0.14, 0.28),
                            light=rng.random() < L.p_traffic_light, over_road=rng.random() < 0.35,
                            lamp=rng.random() < 0.3, green=rng.random() < 0.5, sign=rng.random() < 0.35,
                            u1=rng.random(), u2=rng.random()))
     for _ in range(_poisson(rng, L.n_signs)):
-        side = -1 if rng.random() < 0.5 else 1
-        X = side * ((road_r if side > 0 else road_l) + (grass[0 if side < 0 else 1]) + u(0.3, 1.0))
+        side = _random_side(rng)
+        X = side * (_road_edge(s, side) + _of_side(s.grass, side) + u(0.3, 1.0))
         things.append(dict(kind="sign", X=X, z=u(5.0, 45), h=u(2.0, 3.0), shape=int(rng.integers(0, 3)),
                            u1=rng.random(), u2=rng.random(), two=rng.random() < 0.3))
     for _ in range(_poisson(rng, L.n_trees)):
-        side = -1 if rng.random() < 0.5 else 1
-        edge = (road_r if side > 0 else road_l) + grass[0 if side < 0 else 1]
-        X = side * (edge + max(walk[0 if side < 0 else 1] - u(0.5, 1.2), 0.6))
+        side = _random_side(rng)
+        edge = _road_edge(s, side) + _of_side(s.grass, side)
+        X = side * (edge + max(_of_side(s.walk, side) - u(0.5, 1.2), 0.6))
         things.append(dict(kind="tree", X=X, z=u(7, 60), r=u(1.3, 2.6), trunk=u(2.0, 3.5), u1=rng.random(),
                            u2=rng.random()))
-    things.sort(key=lambda t: -t["z"])  # painter's order: far to near
-    return s
+    return things

@@ -87,101 +87,171 @@ def sample_object_scene(rng: np.random.Generator, subject: str | None = None) ->
 
     Taught in: notebooks/08_feature_distance.ipynb
     """
-    u = rng.uniform
     names = list(SUBJECTS)
     subject = subject or names[int(rng.integers(0, len(names)))]
     if subject not in SUBJECTS:
         raise ValueError(f"sample_object_scene: subject={subject!r} is unknown; choose one of {names}")
-    focal, cam_h, fill = u(0.7, 1.1), u(0.8, 2.2), u(0.35, 0.9)
+    scene, fill = _sample_camera_and_ground(rng)
+    X = rng.uniform(-0.6, 0.6)  # lateral position (m) of people, poles, signs, trees (drawn for every subject)
+    scene.segments = {-1: _segments(rng, scene.z_far), 1: _segments(rng, scene.z_far)}
+    z, centre_y, vanish = _place_subject(rng, scene, subject, X, fill)
+    _aim_camera(rng, scene, z, centre_y, vanish)
+    scene.rails = scene.things[0]["X"] if subject == "train" else None
+    scene.skyline = _skyline(rng)
+    return scene, subject
+
+
+def _sample_camera_and_ground(rng) -> tuple[Scene, float]:
+    """Camera, road, sidewalks, grass and depth of the background: ``(scene, fill)``; no subject or sides yet."""
+    u = rng.uniform
+    focal, cam_h, fill = u(0.7, 1.1), u(0.8, 2.2), u(0.35, 0.9)  # fill: the subject's share of the picture
     lane_w = u(2.8, 3.8)
     road_l, road_r = u(1.0, 9.0), u(1.0, 9.0)
     walk = (u(0.0, 4.0), u(0.0, 4.0))
     grass = tuple(u(1.0, 3.0) if rng.random() < 0.3 else 0.0 for _ in range(2))
     z_far = u(15, 70)
-    things: list[dict] = []
-    X = u(-0.6, 0.6)
-    centre_y = None  # height (m) that should land at the image centre
-    centre_x = None  # lateral position (m) that should land there (None: the subject's X)
-    vanish = None
-    side_kind = {"building": "building", "wall": "wall", "fence": "fence", "terrain": "open"}  # stuff subjects
-    segs = {-1: _segments(rng, z_far), 1: _segments(rng, z_far)}
+    # horizon and vanish_x are placeholders: _aim_camera sets them once the subject is placed
+    scene = Scene(focal=focal, horizon=0.5, vanish_x=0.5, cam_h=cam_h, road_l=road_l, road_r=road_r, lane_w=lane_w,
+                  walk=walk, grass=grass, z_far=z_far, segments={}, skyline=[], crosswalk=None, rails=None,
+                  things=[], hood=0.0)
+    return scene, fill
+
+
+def _place_subject(rng, scene: Scene, subject: str, X: float, fill: float) -> tuple[float, float, float | None]:
+    """Put the subject into ``scene``: ``(z, centre_y, vanish)`` for :func:`_aim_camera` (vanish: None or fixed)."""
     if subject in ("car", "truck", "bus", "train"):
-        w, h, L = {"car": (1.8, 1.5, u(3.8, 4.9)), "truck": (2.5, 3.6, u(7, 11)), "bus": (2.55, 3.1, u(11, 13)),
-                   "train": (2.65, 3.5, u(22, 34))}[subject]
-        X = u(-2.5, 2.5)
-        z = focal * (w + 0.4 * abs(X)) / fill
-        t = dict(kind=subject, X=X, z=z, L=L, u1=rng.random(), u2=rng.random(), front=rng.random() < 0.4)
-        if subject == "car":
-            t.update(w=u(1.7, 1.95), h=u(1.35, 1.6))
-        things.append(t)
-        centre_y = h / 2
-    elif subject in ("motorcycle", "bicycle"):
-        rider = rng.random() < 0.6
-        X = u(0.8, 2.5) * (1 if rng.random() < 0.5 else -1)
-        hgt = 1.9 if rider else 1.05
-        z = focal * hgt / fill
-        things.append(dict(kind=subject, X=X, z=z, rider=rider, u1=rng.random(), u2=rng.random(), u3=rng.random(),
-                           u4=rng.random()))
-        centre_y = hgt / 2
-        z += 0.9  # the side view spans z … z + L: aim at its middle
-    elif subject == "person":
-        h = u(1.55, 1.95)
-        z = focal * h / fill
-        for k in range(1 + int(rng.random() < 0.3)):  # sometimes two people side by side
-            things.append(dict(kind="person", X=X + 0.7 * k * (1 if X < 0 else -1), z=z + 0.3 * k, h=h,
-                               u1=rng.random(), u2=rng.random(), u3=rng.random(), u4=rng.random(), stride=u(0, 0.25)))
-        centre_y = h / 2
-    elif subject in ("traffic light", "traffic sign", "tree"):
-        if subject == "traffic light":
-            h = u(3.0, 5.5)
-            z = focal * 1.3 / fill
-            things.append(dict(kind="pole", X=X, z=z, h=h, w=u(0.14, 0.28), light=True, over_road=False,
-                               lamp=False, green=rng.random() < 0.5, sign=rng.random() < 0.3, u1=rng.random(),
-                               u2=rng.random()))
-            centre_y = h - 0.6
-        elif subject == "traffic sign":
-            h = u(2.0, 3.0)
-            two = rng.random() < 0.3
-            z = focal * (1.6 if two else 0.9) / fill
-            things.append(dict(kind="sign", X=X, z=z, h=h, shape=int(rng.integers(0, 3)), u1=rng.random(),
-                               u2=rng.random(), two=two))
-            centre_y = h - (0.35 if two else 0.0)
-        else:
-            r, trunk = u(1.3, 2.6), u(2.0, 3.5)
-            z = focal * (2 * r + trunk) / fill
-            things.append(dict(kind="tree", X=X, z=z, r=r, trunk=trunk, u1=rng.random(), u2=rng.random()))
-            centre_y = (trunk + 2 * r) / 2
-    else:  # stuff: the camera stands close to one side of the street, which fills much of the frame
-        side = -1 if rng.random() < 0.5 else 1
-        near = u(0.5, 2.5)
-        if side < 0:
-            road_l, walk = near, (0.0, walk[1])
-        else:
-            road_r, walk = near, (walk[0], 0.0)
-        segs[side] = _segments(rng, z_far, side_kind[subject])
-        if subject == "terrain":
-            grass = (u(3.0, 8.0), grass[1]) if side < 0 else (grass[0], u(3.0, 8.0))
-        centre_y = u(0.5, 2.5) if subject != "terrain" else 0.0
-        z = focal * 3.0 / fill
-        # look past the road towards that side: the vanishing point moves to the other edge of the frame
-        vanish = u(0.75, 1.0) if side < 0 else u(0.0, 0.25)
+        return _place_vehicle(rng, scene, subject, fill)
+    if subject in ("motorcycle", "bicycle"):
+        return _place_two_wheeler(rng, scene, subject, fill)
+    if subject == "person":
+        return _place_people(rng, scene, X, fill)
+    if subject == "traffic light":
+        return _place_traffic_light(rng, scene, X, fill)
+    if subject == "traffic sign":
+        return _place_traffic_sign(rng, scene, X, fill)
+    if subject == "tree":
+        return _place_tree(rng, scene, X, fill)
+    return _place_stuff(rng, scene, subject, fill)
+
+
+def _place_vehicle(rng, scene: Scene, subject: str, fill: float) -> tuple[float, float, None]:
+    """A car, truck, bus or tram 0–2.5 m aside, as far as makes its width fill ``fill`` of the picture."""
+    u = rng.uniform
+    # (width, height, length) of each kind; all four lengths are drawn, whichever the subject
+    w, h, L = {"car": (1.8, 1.5, u(3.8, 4.9)), "truck": (2.5, 3.6, u(7, 11)), "bus": (2.55, 3.1, u(11, 13)),
+               "train": (2.65, 3.5, u(22, 34))}[subject]
+    X = u(-2.5, 2.5)
+    z = scene.focal * (w + 0.4 * abs(X)) / fill
+    t = dict(kind=subject, X=X, z=z, L=L, u1=rng.random(), u2=rng.random(), front=rng.random() < 0.4)
+    if subject == "car":
+        t.update(w=u(1.7, 1.95), h=u(1.35, 1.6))
+    scene.things.append(t)
+    return z, h / 2, None
+
+
+def _place_two_wheeler(rng, scene: Scene, subject: str, fill: float) -> tuple[float, float, None]:
+    """A motorcycle or bicycle (with a rider 60 % of the time) seen from the side, 0.8–2.5 m aside."""
+    u = rng.uniform
+    rider = rng.random() < 0.6
+    X = u(0.8, 2.5) * (1 if rng.random() < 0.5 else -1)
+    hgt = 1.9 if rider else 1.05
+    z = scene.focal * hgt / fill
+    scene.things.append(dict(kind=subject, X=X, z=z, rider=rider, u1=rng.random(), u2=rng.random(),
+                             u3=rng.random(), u4=rng.random()))
+    return z + 0.9, hgt / 2, None  # the side view spans z … z + L: aim at its middle
+
+
+def _place_people(rng, scene: Scene, X: float, fill: float) -> tuple[float, float, None]:
+    """A person at ``X`` (sometimes two side by side), as far as makes their height fill ``fill``."""
+    u = rng.uniform
+    h = u(1.55, 1.95)
+    z = scene.focal * h / fill
+    for k in range(1 + int(rng.random() < 0.3)):  # sometimes two people side by side
+        scene.things.append(dict(kind="person", X=X + 0.7 * k * (1 if X < 0 else -1), z=z + 0.3 * k, h=h,
+                                 u1=rng.random(), u2=rng.random(), u3=rng.random(), u4=rng.random(),
+                                 stride=u(0, 0.25)))
+    return z, h / 2, None
+
+
+def _place_traffic_light(rng, scene: Scene, X: float, fill: float) -> tuple[float, float, None]:
+    """A pole with a traffic light at ``X``; the light's head is aimed at."""
+    u = rng.uniform
+    h = u(3.0, 5.5)
+    z = scene.focal * 1.3 / fill
+    scene.things.append(dict(kind="pole", X=X, z=z, h=h, w=u(0.14, 0.28), light=True, over_road=False,
+                             lamp=False, green=rng.random() < 0.5, sign=rng.random() < 0.3, u1=rng.random(),
+                             u2=rng.random()))
+    return z, h - 0.6, None
+
+
+def _place_traffic_sign(rng, scene: Scene, X: float, fill: float) -> tuple[float, float, None]:
+    """A traffic sign (sometimes two, one above the other) at ``X``; the sign plate is aimed at."""
+    u = rng.uniform
+    h = u(2.0, 3.0)
+    two = rng.random() < 0.3
+    z = scene.focal * (1.6 if two else 0.9) / fill
+    scene.things.append(dict(kind="sign", X=X, z=z, h=h, shape=int(rng.integers(0, 3)), u1=rng.random(),
+                             u2=rng.random(), two=two))
+    return z, h - (0.35 if two else 0.0), None
+
+
+def _place_tree(rng, scene: Scene, X: float, fill: float) -> tuple[float, float, None]:
+    """A tree at ``X``, as far as makes trunk and crown fill ``fill``; its middle height is aimed at."""
+    u = rng.uniform
+    r, trunk = u(1.3, 2.6), u(2.0, 3.5)
+    z = scene.focal * (2 * r + trunk) / fill
+    scene.things.append(dict(kind="tree", X=X, z=z, r=r, trunk=trunk, u1=rng.random(), u2=rng.random()))
+    return z, (trunk + 2 * r) / 2, None
+
+
+_STUFF_SIDE = {"building": "building", "wall": "wall", "fence": "fence", "terrain": "open"}  # stuff subjects
+
+
+def _place_stuff(rng, scene: Scene, subject: str, fill: float) -> tuple[float, float, float]:
+    """Stuff: the camera stands close to one side of the street, which fills much of the frame."""
+    u = rng.uniform
+    side = -1 if rng.random() < 0.5 else 1
+    near = u(0.5, 2.5)
+    if side < 0:
+        scene.road_l, scene.walk = near, (0.0, scene.walk[1])
+    else:
+        scene.road_r, scene.walk = near, (scene.walk[0], 0.0)
+    scene.segments[side] = _segments(rng, scene.z_far, _STUFF_SIDE[subject])
+    if subject == "terrain":
+        scene.grass = (u(3.0, 8.0), scene.grass[1]) if side < 0 else (scene.grass[0], u(3.0, 8.0))
+    centre_y = u(0.5, 2.5) if subject != "terrain" else 0.0
+    z = scene.focal * 3.0 / fill
+    # look past the road towards that side: the vanishing point moves to the other edge of the frame
+    vanish = u(0.75, 1.0) if side < 0 else u(0.0, 0.25)
+    return z, centre_y, vanish
+
+
+def _aim_camera(rng, scene: Scene, z: float, centre_y: float, vanish: float | None = None,
+                centre_x: float | None = None) -> None:
+    """Turn the camera towards the subject: set ``scene.horizon`` and ``scene.vanish_x`` (fractions of H, W)."""
+    # centre_y: height (m) that should land at the image centre; centre_x: lateral position (m) that should land
+    # there (None: the subject's X); vanish: a vanishing column fixed beforehand (stuff), or None.
     # put (centre_x, centre_y) at the image centre (± a little): the camera turns towards the subject, i.e.
     # the horizon row is 0.5 − focal·(cam_h − centre_y)/z and the vanishing column 0.5 − focal·X/z (fractions)
-    horizon = float(np.clip(u(0.42, 0.58) - focal * (cam_h - centre_y) / z, 0.0, 3.0))
+    u = rng.uniform
+    scene.horizon = float(np.clip(u(0.42, 0.58) - scene.focal * (scene.cam_h - centre_y) / z, 0.0, 3.0))
     if vanish is None:
-        cx = things[0]["X"] if centre_x is None else centre_x
-        vanish = u(0.42, 0.58) - focal * cx / z
-    scene = Scene(focal=focal, horizon=horizon, vanish_x=float(vanish), cam_h=cam_h, road_l=road_l, road_r=road_r,
-                  lane_w=lane_w, walk=walk, grass=grass, z_far=z_far, segments=segs, skyline=[], crosswalk=None,
-                  rails=things[0]["X"] if subject == "train" else None, things=things, hood=0.0)
-    X0 = -60.0
-    while X0 < 60.0:  # the skyline at the end of the street
+        cx = scene.things[0]["X"] if centre_x is None else centre_x
+        vanish = u(0.42, 0.58) - scene.focal * cx / z
+    scene.vanish_x = float(vanish)
+
+
+def _skyline(rng) -> list:
+    """The skyline at the end of the street: buildings and tree rows side by side, X = −60 … 60 m."""
+    u = rng.uniform
+    skyline, X0 = [], -60.0
+    while X0 < 60.0:
         wdt = u(6, 25)
         kind = "building" if rng.random() < 0.6 else "trees"
-        scene.skyline.append((kind, X0, X0 + wdt, u(5, 25) if kind == "building" else u(4, 12), rng.random(),
-                              rng.random()))
+        skyline.append((kind, X0, X0 + wdt, u(5, 25) if kind == "building" else u(4, 12), rng.random(),
+                        rng.random()))
         X0 += wdt
-    return scene, subject
+    return skyline
 
 
 class SyntheticObjects(torch.utils.data.Dataset):
