@@ -47,7 +47,7 @@ from .models import build_segmentor
 from .models.mit import MIT_CONFIGS
 from .models.weights import SegmentorWeightsError, load_converted_state, segmentor_state_dict
 
-__all__ = ["main"]
+__all__ = ["evaluate_checkpoint", "load_checkpoint_model", "infer_architecture", "format_table", "main"]
 
 DATASETS = ("cityscapes",)
 
@@ -110,6 +110,48 @@ def _percent(v: float) -> float | None:
     return None if math.isnan(v) else round(100 * v, 3)
 
 
+def load_checkpoint_model(checkpoint, which: str = "model", encoder: str | None = None,
+                          trust_checkpoint: bool = False) -> tuple[torch.nn.Module, dict]:
+    """The segmentor stored in ``checkpoint`` (its MiT size and widths read from the weights) and that architecture.
+
+    ``checkpoint``: a released mmseg checkpoint, a plain segmentor state dict or this package's ``checkpoint.pt``;
+    ``which``: ``"model"``, ``"ema_model"`` (the teacher) or ``"imnet_model"``. Read with
+    ``torch.load(weights_only=True)`` unless ``trust_checkpoint`` (a file you trust that holds other objects).
+
+    Taught in: notebooks/09_full_uda.ipynb
+    """
+    source = checkpoint
+    if trust_checkpoint:  # a pickle with more than tensors: only for files you trust
+        source = torch.load(os.fspath(checkpoint), map_location="cpu", weights_only=False)
+    state, origin = segmentor_state_dict(source, which)
+    arch = infer_architecture(state)
+    if encoder is not None:
+        arch["encoder"] = encoder
+    with warnings.catch_warnings():  # "training from scratch": the weights come next
+        warnings.simplefilter("ignore")
+        model = build_segmentor(arch["encoder"], "daformer", num_classes=arch["num_classes"],
+                                embed_dim=arch["embed_dim"], channels=arch["channels"])
+    load_converted_state(model, state, origin, f"evaluate(checkpoint={os.fspath(checkpoint)!r}, which={which!r})")
+    return model, arch
+
+
+def _confusion(model, data, num_classes: int, num_workers: int, progress, desc: str,
+               pred_dir: Path | None) -> torch.Tensor:
+    """One confusion matrix over ``data`` (whole-image inference, logits resized to each full-size label)."""
+    from tqdm.auto import tqdm
+
+    loader = torch.utils.data.DataLoader(data, batch_size=1, shuffle=False, num_workers=num_workers)
+    confusion = torch.zeros((num_classes, num_classes), dtype=torch.long)
+    bar = {} if progress is None else {"disable": not progress}  # None: tqdm's default (TQDM_DISABLE works)
+    for batch in tqdm(loader, total=len(data), desc=desc, **bar):
+        label = batch["label"]  # [1, H, W] full size
+        pred = metrics.predict(model, batch["image"], out_size=label.shape[-2:])  # [1, H, W]: image already at size
+        confusion += metrics.confusion_matrix(pred, label, num_classes)
+        if pred_dir is not None:
+            _save_prediction(pred[0], pred_dir, batch["name"][0])
+    return confusion
+
+
 def evaluate_checkpoint(
     checkpoint: str | os.PathLike,
     root: str | os.PathLike,
@@ -137,66 +179,34 @@ def evaluate_checkpoint(
 
     Taught in: notebooks/09_full_uda.ipynb
     """
-    from tqdm.auto import tqdm
-
     if dataset not in DATASETS:
         raise ValueError(f"evaluate: dataset={dataset!r} is not supported; use one of {DATASETS}.")
+    if save_predictions and out is None:
+        raise ValueError("evaluate: save_predictions needs an output folder (--out DIR).")
     from .data.cityscapes import CityscapesDataset
 
     # The image resized as mmseg's test pipeline (cv2, keep ratio), the label left at full size (2048×1024).
     data = CityscapesDataset(root, "val", transform=Compose([Resize(size, resize_label=False)]))
-    source = checkpoint
-    if trust_checkpoint:  # a pickle with more than tensors: only for files you trust
-        source = torch.load(os.fspath(checkpoint), map_location="cpu", weights_only=False)
-    state, origin = segmentor_state_dict(source, which)
-    arch = infer_architecture(state)
-    if encoder is not None:
-        arch["encoder"] = encoder
-    with warnings.catch_warnings():  # "training from scratch": the weights come next
-        warnings.simplefilter("ignore")
-        model = build_segmentor(arch["encoder"], "daformer", num_classes=arch["num_classes"],
-                                embed_dim=arch["embed_dim"], channels=arch["channels"])
-    load_converted_state(model, state, origin, f"evaluate(checkpoint={os.fspath(checkpoint)!r}, which={which!r})")
+    model, arch = load_checkpoint_model(checkpoint, which, encoder, trust_checkpoint)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device).eval()
     K = arch["num_classes"]
     if synthia_16 and K != len(CLASSES):
         raise SegmentorWeightsError(f"evaluate: synthia_16 needs the 19 Cityscapes classes; the checkpoint has {K}.")
     names = list(CLASSES) if K == len(CLASSES) else [str(c) for c in range(K)]
-
     out = Path(out) if out is not None else None
-    pred_dir = out / "predictions" if out is not None else None
-    if save_predictions and out is None:
-        raise ValueError("evaluate: save_predictions needs an output folder (--out DIR).")
     n = len(data) if max_images is None else min(len(data), max_images)
-    subset = torch.utils.data.Subset(data, range(n))
-    loader = torch.utils.data.DataLoader(subset, batch_size=1, shuffle=False, num_workers=num_workers)
-    confusion = torch.zeros((K, K), dtype=torch.long)
     start = time.perf_counter()
-    bar = {} if progress is None else {"disable": not progress}  # None: tqdm's default (TQDM_DISABLE works)
-    for batch in tqdm(loader, total=n, desc=f"evaluate {which}", **bar):
-        label = batch["label"]                                                   # [1, H, W] full size
-        pred = metrics.predict(model, batch["image"], out_size=label.shape[-2:])  # [1, H, W]: image already at size
-        confusion += metrics.confusion_matrix(pred, label, K)
-        if save_predictions:
-            _save_prediction(pred[0], pred_dir, batch["name"][0])
+    confusion = _confusion(model, torch.utils.data.Subset(data, range(n)), K, num_workers, progress,
+                           f"evaluate {which}", out / "predictions" if save_predictions else None)
     iou = metrics.iou_per_class(confusion)
     result = {
         "miou": _percent(metrics.mean_iou(confusion)),
         "per_class_iou": {name: _percent(float(v)) for name, v in zip(names, iou)},
         "acc": _percent(metrics.pixel_accuracy(confusion)),
-        "num_classes": K,
-        "num_images": n,
-        "size": list(size),
-        "dataset": dataset,
-        "split": "val",
-        "root": os.fspath(root),
-        "checkpoint": os.fspath(checkpoint),
-        "which": which,
-        "architecture": arch,
-        "device": str(device),
-        "seconds": round(time.perf_counter() - start, 1),
-        "confusion": confusion.tolist(),
+        "num_classes": K, "num_images": n, "size": list(size), "dataset": dataset, "split": "val",
+        "root": os.fspath(root), "checkpoint": os.fspath(checkpoint), "which": which, "architecture": arch,
+        "device": str(device), "seconds": round(time.perf_counter() - start, 1), "confusion": confusion.tolist(),
     }
     if synthia_16:
         result["miou_16"] = _percent(metrics.mean_iou(confusion, classes=SYNTHIA_16))

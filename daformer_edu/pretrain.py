@@ -41,10 +41,10 @@ from torch import nn
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from .data.classes import NUM_CLASSES
 from .data.synthetic.objects import SyntheticObjects
+from .models.segmentor import ENCODERS
 
 __all__ = ["PretrainConfig", "ObjectClassifier", "pretrain", "linear_probe"]
 
-_ENCODERS = ("mit_b0", "mit_b1", "mit_b2", "mit_b3", "mit_b4", "mit_b5")
 
 
 @dataclass
@@ -71,8 +71,8 @@ class PretrainConfig:
     progress: bool = True
 
     def __post_init__(self):
-        if self.encoder not in _ENCODERS:
-            raise ValueError(f"pretrain: encoder={self.encoder!r}; choose one of {list(_ENCODERS)}")
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"pretrain: encoder={self.encoder!r}; choose one of {list(ENCODERS)}")
         for name in ("images", "val_images", "iterations", "batch_size", "checkpoint_interval"):
             if getattr(self, name) < 1:
                 raise ValueError(f"pretrain: {name}={getattr(self, name)} must be a positive integer")
@@ -226,7 +226,7 @@ def pretrain(config: PretrainConfig, argv: list[str] | None = None) -> dict:
 def main(argv: list[str] | None = None) -> int:
     defaults = PretrainConfig()
     parser = argparse.ArgumentParser(prog="python -m daformer_edu.pretrain", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--encoder", default=defaults.encoder, choices=list(_ENCODERS))
+    parser.add_argument("--encoder", default=defaults.encoder, choices=list(ENCODERS))
     parser.add_argument("--out", required=True, help="the weight file to write (float16 encoder state dict + meta)")
     for f in dataclasses.fields(PretrainConfig):
         if f.name in ("encoder", "out", "progress", "probe"):

@@ -65,18 +65,6 @@ def _submodules_one_by_one(self, features, return_features=False):
     return (logits, {"embed": embed_cat, "fused": fused}) if return_features else logits
 
 
-# train_blindnet(BlindNetConfig(**TINY, iterations=3)).history, recorded (1 thread) with the head's submodules
-# called one by one in the training loop and the crops drawn slot by slot from default_rng([seed, 7, t, k])
-RECORDED_HISTORY = [
-    {"ce": 2.9454212188720703, "cml": 0.07151005417108536, "ccl": 0.37569642066955566, "cwcl": 2.7731595039367676,
-     "sdcl": 4.43995475769043, "total": 5.19879674911499},
-    {"ce": 2.8565971851348877, "cml": 0.116536445915699, "ccl": 0.5191675424575806, "cwcl": 3.310792922973633,
-     "sdcl": 2.9686875343322754, "total": 4.867582321166992},
-    {"ce": 2.9021451473236084, "cml": 0.05946899577975273, "ccl": 0.3418318033218384, "cwcl": 2.790680408477783,
-     "sdcl": 3.7006349563598633, "total": 4.929800033569336},
-]
-
-
 def test_training_losses_are_those_of_the_heads_submodules_one_by_one(monkeypatch):
     from daformer_edu.models.heads import DAFormerHead
 
@@ -85,8 +73,6 @@ def test_training_losses_are_those_of_the_heads_submodules_one_by_one(monkeypatc
     monkeypatch.setattr(DAFormerHead, "forward", _submodules_one_by_one)
     reference = train_blindnet(cfg).history
     assert ours == reference  # bit for bit: every loss of every step
-    for got, want in zip(ours, RECORDED_HISTORY):  # the record, up to the last bits of another CPU / thread count
-        assert got == pytest.approx(want, rel=1e-4)
 
 
 def test_crops_come_from_the_shared_stream_7():

@@ -115,6 +115,7 @@ class BlindNetConfig:
     embed_dim: int = 32
     head_channels: int = 32
     pretrained: str | None = None  # None: random weights; "embedded" or a path, as TrainConfig / build_segmentor
+    head_init: str = "pytorch"  # "pytorch" (the BlindNet records were measured so) | "mmcv" (the official init)
     # optimisation (AdamW, warmup + poly as DAFormer; from scratch, so a larger lr)
     batch_size: int = 4
     lr: float = 6e-4
@@ -232,7 +233,7 @@ class BlindNet(nn.Module):
         super().__init__()
         self.segmentor = build_segmentor(config.encoder, "daformer", num_classes=num_classes,
                                          pretrained=config.pretrained, embed_dim=config.embed_dim,
-                                         channels=config.head_channels)
+                                         channels=config.head_channels, head_init=config.head_init)
         if config.instance_norm:
             stages = getattr(self.segmentor.encoder, "stages", None)
             if stages is None:

@@ -14,15 +14,16 @@ Paper vs official code:
 - ``classmix_masks(batch_pool=False)`` (default, ClassMix/DACS as described): the classes are drawn from
   the classes present *in that source image*. ``batch_pool=True`` (official code): the candidate classes
   are the union over the whole source batch (``torch.unique(labels)`` on the batch), so an image may be
-  given classes it does not contain and paste less than half of its classes. ``TrainConfig.classmix_batch_pool``
-  picks one for a training run (default: the paper's; ``gpu-full``: the official).
+  given classes it does not contain and paste less than half of its classes. ``TrainConfig.classmix_form``
+  ("official" | "paper") picks one for a training run (default and ``gpu-full``: official; ``cpu-demo``: paper).
 - Ignore (255) is never a candidate here; the official code counts it as a class, so it sometimes pastes
   the source's unlabelled pixels (they then carry label 255 and are ignored by the loss).
 - ``strong_augment(per_batch_coins=False)`` (default) tosses the jitter and blur coins per image.
   ``per_batch_coins=True`` (official code): ``DACS.forward_train`` draws ``color_jitter`` and ``blur`` once
   per batch (``random.uniform(0, 1)`` before its loop over the images), so either every image of the batch
   is jittered / blurred or none is; the jitter factors and blur σ are still drawn afresh per image.
-  ``TrainConfig.augment_coins_per_batch`` picks one for a training run (default: per image; ``gpu-full``: per batch).
+  ``TrainConfig.augment_coin_form`` picks one for a training run (default and ``gpu-full``: per batch, official;
+  ``cpu-demo``: per image, "paper").
 - ``strong_augment(jitter="torchvision")`` (default) jitters as torchvision's ``ColorJitter``: brightness
   ``x·b``, contrast and saturation *blends* with the grey mean / the grey image, hue shifted in HSV.
   ``jitter="official"``: as kornia 0.5.8's ``ColorJitter``, which the official ``dacs_transforms.py`` calls
