@@ -7,6 +7,7 @@
 - ``rcs``           Rare Class Sampling: f_c, P(c), the sampler                  (notebook 06)
 - ``fd``            thing-class masks and the ImageNet feature distance          (notebooks 07, 08)
 - ``schedule``      warmup + poly learning rate, AdamW parameter groups          (notebook 08)
+- ``step``          one DAFormer iteration from all of the above: ``daformer_step`` (notebook 09)
 
 Import from the submodules, e.g. ``from daformer_edu.uda.pseudo_label import pseudo_label``. Nothing is
 re-exported here: ``daformer_edu.uda.pseudo_label`` must stay the module, not the function of the same name.
