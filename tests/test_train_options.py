@@ -38,6 +38,7 @@ def _spy_kwargs(monkeypatch, name):
     return seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("field, function, argument", [
     ("classmix_batch_pool", "classmix_masks", "batch_pool"),
     ("augment_coins_per_batch", "strong_augment", "per_batch_coins"),
@@ -51,6 +52,7 @@ def test_each_switch_reaches_its_function(monkeypatch, field, function, argument
     assert len(seen) == 1 and seen[0].get(argument) is value
 
 
+@pytest.mark.slow
 def test_fd_per_image_changes_the_loss_as_the_paper_averages(monkeypatch):
     """The logged L_FD equals the per-image mean computed here from the same features and mask."""
     captured = {}
@@ -166,6 +168,7 @@ def test_cpu_demo_keeps_its_recorded_choices():
     assert demo["ema_alpha"] == 0.99 and demo["teacher_train_mode"] is True and demo["amp"] == "fp32"
 
 
+@pytest.mark.slow
 def test_a_checkpoint_from_before_the_switches_resumes(tmp_path):
     """Checkpoints written before these fields existed hold no value for them: they ran as the defaults."""
     from daformer_edu.checkpoint import load_checkpoint, save_checkpoint
