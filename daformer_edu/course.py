@@ -23,8 +23,6 @@ line from its committed run (``--check`` only reports drift), so the time a stud
 The template every notebook follows (checked by ``tests/test_course.py``): the first cell opens with the
 title, then **You will be able to**, **Prerequisites:**, **Paper:**, **Time:**; the last three sections are
 ``## Summary``, ``## What comes next`` and ``## References`` (with arXiv links).
-
-Taught in: notebooks/01_overlapping_patch_embed.ipynb
 """
 from __future__ import annotations
 
@@ -38,8 +36,13 @@ from datetime import datetime
 from pathlib import Path
 
 __all__ = [
+    # the template: tag names, the opening fields and closing sections, the reading speeds
     "EXERCISE", "SOLUTION", "SELF_CHECK", "QUESTION", "OPENING_FIELDS", "CLOSING_SECTIONS", "WORDS_PER_MIN",
-    "CODE_LINES_PER_MIN",
+    "CODE_LINES_PER_MIN", "TIME_LINE",
+    # reading and writing notebooks (also used by daformer_edu.site and the tests)
+    "cell_tags", "cell_source", "read_notebook", "write_notebook", "without_outputs", "find_notebooks",
+    "default_notebooks_dir",
+    # the editions and the measured time
     "NotebookTime", "student_edition", "solutions_edition", "notebook_time", "format_time_line",
     "stamp_time", "write_edition", "main",
 ]
@@ -55,25 +58,30 @@ CODE_LINES_PER_MIN = 20
 TIME_LINE = re.compile(r"^\*\*Time:\*\*.*$", re.MULTILINE)
 
 
-def _tags(cell: dict) -> list[str]:
+def cell_tags(cell: dict) -> list[str]:
+    """The Jupyter tags of ``cell`` (its ``metadata.tags``; ``[]`` if it has none)."""
     return cell.get("metadata", {}).get("tags", [])
 
 
-def _source(cell: dict) -> str:
+def cell_source(cell: dict) -> str:
+    """The text of ``cell``, whether the file stores its source as one string or as a list of lines."""
     src = cell.get("source", "")
     return "".join(src) if isinstance(src, list) else src
 
 
-def _read(path: Path) -> dict:
+def read_notebook(path: Path) -> dict:
+    """The notebook at ``path`` as its nbformat JSON (a dict), read as UTF-8."""
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
-def _write(nb: dict, path: Path) -> None:
+def write_notebook(nb: dict, path: Path) -> None:
+    """Write ``nb`` to ``path`` in Jupyter's own layout (one-space indent, UTF-8 text, a final newline)."""
     Path(path).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
-def _without_outputs(nb: dict, cells: list[dict]) -> dict:
-    """A copy of ``nb`` holding copies of ``cells``, every output, execution count and timing cleared."""
+def without_outputs(nb: dict, cells: list[dict]) -> dict:
+    """A copy of ``nb`` holding copies of ``cells``, every output, execution count, timing and widget state
+    cleared (``nb`` itself is not changed)."""
     out = copy.deepcopy({**nb, "cells": cells})
     for cell in out["cells"]:
         if cell["cell_type"] == "code":
@@ -84,20 +92,14 @@ def _without_outputs(nb: dict, cells: list[dict]) -> dict:
 
 
 def student_edition(nb: dict) -> dict:
-    """The notebook a student works in: ``solution`` cells removed, every output and count cleared.
-
-    Taught in: notebooks/01_overlapping_patch_embed.ipynb
-    """
-    return _without_outputs(nb, [c for c in nb["cells"] if SOLUTION not in _tags(c)])
+    """The notebook a student works in: ``solution`` cells removed, every output and count cleared."""
+    return without_outputs(nb, [c for c in nb["cells"] if SOLUTION not in cell_tags(c)])
 
 
 def solutions_edition(nb: dict) -> dict:
-    """The solutions alone: the title cell, then every exercise, question, solution and self-check cell.
-
-    Taught in: notebooks/01_overlapping_patch_embed.ipynb
-    """
+    """The solutions alone: the title cell, then every exercise, question, solution and self-check cell."""
     keep = {EXERCISE, SOLUTION, SELF_CHECK, QUESTION}
-    return _without_outputs(nb, nb["cells"][:1] + [c for c in nb["cells"][1:] if keep & set(_tags(c))])
+    return without_outputs(nb, nb["cells"][:1] + [c for c in nb["cells"][1:] if keep & set(cell_tags(c))])
 
 
 @dataclass(frozen=True)
@@ -107,8 +109,6 @@ class NotebookTime:
     ``running_s`` sums each code cell's execution time as recorded by Jupyter in the committed notebook
     (``metadata.execution``: from ``iopub.execute_input`` to ``shell.execute_reply``); kernel start-up is
     not included. ``reading_min`` = prose words / 180 + code lines / 20, rounded up.
-
-    Taught in: notebooks/01_overlapping_patch_embed.ipynb
     """
 
     reading_min: int
@@ -126,13 +126,11 @@ def notebook_time(nb: dict) -> NotebookTime:
 
     Raises ``ValueError`` naming the first code cell without an execution record (the notebook must be
     executed by Jupyter/nbclient/papermill, which record timing, before its time can be measured).
-
-    Taught in: notebooks/01_overlapping_patch_embed.ipynb
     """
     words = code_lines = 0
     running = 0.0
     for i, cell in enumerate(nb["cells"]):
-        src = _source(cell)
+        src = cell_source(cell)
         if cell["cell_type"] == "markdown":
             text = TIME_LINE.sub(" ", src)  # the Time line itself is not counted (it would count itself)
             text = re.sub(r"\$[^$]*\$|<[^>]+>|\(https?://[^)]*\)", " ", text)  # maths, tags, link targets
@@ -154,23 +152,17 @@ def _running_text(seconds: float) -> str:
 
 
 def format_time_line(t: NotebookTime) -> str:
-    """The template's ``**Time:**`` line for ``t``.
-
-    Taught in: notebooks/01_overlapping_patch_embed.ipynb
-    """
+    """The template's ``**Time:**`` line for ``t``."""
     return (f"**Time:** reading ≈ {t.reading_min} min ({t.words} words, {t.code_lines} lines of code) · "
             f"running ≈ {_running_text(t.running_s)} on a 2-core CPU (measured: the committed run; "
             "`python -m daformer_edu.course times` rewrites this line)")
 
 
 def stamp_time(path: Path, write: bool = True) -> tuple[str, str]:
-    """Put the measured ``**Time:**`` line into the first cell of notebook ``path``; return (old, new).
-
-    Taught in: notebooks/01_overlapping_patch_embed.ipynb
-    """
-    nb = _read(path)
+    """Put the measured ``**Time:**`` line into the first cell of notebook ``path``; return (old, new)."""
+    nb = read_notebook(path)
     first = nb["cells"][0]
-    src = _source(first)
+    src = cell_source(first)
     m = TIME_LINE.search(src)
     if m is None:
         raise ValueError(f"{path}: the first cell has no '**Time:**' line (the template's opening fields are "
@@ -178,11 +170,12 @@ def stamp_time(path: Path, write: bool = True) -> tuple[str, str]:
     new = format_time_line(notebook_time(nb))
     if write and m.group(0) != new:
         first["source"] = src[: m.start()] + new + src[m.end():]
-        _write(nb, path)
+        write_notebook(nb, path)
     return m.group(0), new
 
 
-def _notebooks(folder: Path) -> list[Path]:
+def find_notebooks(folder: Path) -> list[Path]:
+    """The course notebooks ``NN_*.ipynb`` in ``folder``, in order; ``FileNotFoundError`` if there are none."""
     found = sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
     if not found:
         raise FileNotFoundError(f"no notebooks NN_*.ipynb in {folder}: pass --notebooks DIR (the repository's "
@@ -191,31 +184,26 @@ def _notebooks(folder: Path) -> list[Path]:
 
 
 def write_edition(kind: str, out_dir: Path, notebooks: Path) -> list[Path]:
-    """Write the ``student`` or ``solutions`` edition of every notebook in ``notebooks`` to ``out_dir``.
-
-    Taught in: notebooks/01_overlapping_patch_embed.ipynb
-    """
+    """Write the ``student`` or ``solutions`` edition of every notebook in ``notebooks`` to ``out_dir``."""
     make = {"student": student_edition, "solutions": solutions_edition}[kind]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in _notebooks(notebooks):
+    for path in find_notebooks(notebooks):
         name = path.name if kind == "student" else path.stem + ".solutions.ipynb"
-        _write(make(_read(path)), out_dir / name)
+        write_notebook(make(read_notebook(path)), out_dir / name)
         written.append(out_dir / name)
     return written
 
 
-def _default_notebooks() -> Path:
+def default_notebooks_dir() -> Path:
+    """The repository's ``notebooks/`` (beside the package), else ``notebooks/`` in the working directory."""
     here = Path(__file__).resolve().parents[1] / "notebooks"
     return here if here.is_dir() else Path.cwd() / "notebooks"
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m daformer_edu.course {student,solutions} OUT_DIR`` or ``… times [--check]``.
-
-    Taught in: notebooks/01_overlapping_patch_embed.ipynb
-    """
+    """``python -m daformer_edu.course {student,solutions} OUT_DIR`` or ``… times [--check]``."""
     p = argparse.ArgumentParser(prog="python -m daformer_edu.course", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     for kind, text in (("student", "notebooks without solutions, outputs cleared"),
@@ -228,10 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--notebooks", type=Path, default=None)
     t.add_argument("paths", nargs="*", type=Path, help="only these notebooks (default: all in --notebooks)")
     args = p.parse_args(argv)
-    folder = args.notebooks or _default_notebooks()
+    folder = args.notebooks or default_notebooks_dir()
     if args.command == "times":
         drift = 0
-        for path in args.paths or _notebooks(folder):
+        for path in args.paths or find_notebooks(folder):
             old, new = stamp_time(path, write=not args.check)
             if old != new:
                 drift += 1

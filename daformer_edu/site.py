@@ -34,7 +34,7 @@ from pathlib import Path
 
 from daformer_edu import course
 
-__all__: list[str] = []  # command-line only (python -m daformer_edu.site build OUT_DIR); nothing for a notebook
+__all__ = ["build", "main"]
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 STUDENT_DIR = "_student"  # inside the Sphinx source folder; the download role copies each file into the site
@@ -53,7 +53,7 @@ def _readme_map(readme: Path) -> dict[str, tuple[str, str]]:
 
 def _title_and_time(nb: dict) -> tuple[str, str]:
     """The first cell's ``# NN · Title`` and the running part of its ``**Time:**`` line."""
-    first = course._source(nb["cells"][0])
+    first = course.cell_source(nb["cells"][0])
     title = first.splitlines()[0].lstrip("# ").strip()
     time = course.TIME_LINE.search(first)
     running = re.search(r"running ≈ ([^(]*?) on", time.group(0)) if time else None
@@ -62,7 +62,7 @@ def _title_and_time(nb: dict) -> tuple[str, str]:
 
 
 def _has_exercises(nb: dict) -> bool:
-    return any(course.EXERCISE in course._tags(c) for c in nb["cells"])
+    return any(course.EXERCISE in course.cell_tags(c) for c in nb["cells"])
 
 
 def _download(stem: str) -> str:
@@ -121,17 +121,17 @@ def build(out_dir: Path, notebooks: Path | None = None, readme: Path | None = No
     except ImportError as err:  # the optional extra is missing
         raise SystemExit(f"python -m daformer_edu.site needs Sphinx and MyST-NB ({err}): "
                          'pip install -e ".[site]"') from err
-    notebooks = Path(notebooks or course._default_notebooks())
+    notebooks = Path(notebooks or course.default_notebooks_dir())
     readme = Path(readme or notebooks.parent / "README.md")
-    paths = course._notebooks(notebooks)
-    nbs = {p.stem: course._read(p) for p in paths}
+    paths = course.find_notebooks(notebooks)
+    nbs = {p.stem: course.read_notebook(p) for p in paths}
     out_dir = Path(out_dir)
     with tempfile.TemporaryDirectory(prefix="daformer_edu_site_") as tmp:
         src = Path(tmp) / "src"
         src.mkdir()
         course.write_edition("student", src / STUDENT_DIR, notebooks)
         for p in paths:
-            course._write(_page_notebook(nbs[p.stem], p.stem), src / p.name)
+            course.write_notebook(_page_notebook(nbs[p.stem], p.stem), src / p.name)
         _favicon(src / "favicon.png")
         (src / "index.md").write_text(_home_page(paths, nbs, readme), encoding="utf-8")
         warnings = io.StringIO() if quiet else sys.stderr

@@ -35,6 +35,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.browser  # builds the course site, serves it, drives Chromium and JupyterLab
+
 ROOT = Path(__file__).resolve().parents[1]
 NB06 = ROOT / "notebooks" / "06_rare_class_sampling.ipynb"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
@@ -142,8 +144,8 @@ def jupyter_lab(tmp_path):
 
     work = tmp_path / "notebooks"
     work.mkdir()
-    nb = course._read(NB06)           # the instructor's notebook (its exercises solved), as if never run
-    course._write(course._without_outputs(nb, nb["cells"]), work / NB06.name)
+    nb = course.read_notebook(NB06)           # the instructor's notebook (its exercises solved), as if never run
+    course.write_notebook(course.without_outputs(nb, nb["cells"]), work / NB06.name)
     port, token = _free_port(), secrets.token_hex(16)
     settings = tmp_path / "lab_settings"
     for name, value in [("notebook-extension/tracker", {"windowingMode": "none"}),  # every cell in the page

@@ -21,6 +21,7 @@ def _entries():
 
 
 # --- the Cityscapes table -------------------------------------------------------------------------
+@pytest.mark.parity
 def test_cityscapes_table_matches_cityscapesscripts():
     # cityscapesscripts is in the dev extra: this cross-check runs, it does not skip
     try:

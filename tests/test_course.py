@@ -159,6 +159,7 @@ def test_time_line_is_the_measured_one(path):
         f"  stated:   {stated.group(0)}\n  measured: {measured}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_student_edition_fails_exactly_at_the_self_checks(path, tmp_path):
     nbformat = pytest.importorskip("nbformat")

@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -26,6 +24,7 @@ from daformer_edu.data import (
 )
 from daformer_edu.data import classes as C
 from daformer_edu.data.convert import main as convert_main
+from helpers import write_png16_rgb
 
 H, W = 32, 64
 # Cityscapes label ids and the trainIds they must become (from the Cityscapes label definition)
@@ -44,19 +43,6 @@ def _stripes(values):
 
 def _image(seed):
     return np.random.default_rng(seed).integers(0, 256, (H, W, 3), dtype=np.uint8)
-
-
-def _write_png16_rgb(path, arr):
-    """A 16-bit RGB PNG (what Synthia ships), written by hand: Pillow cannot write this format."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    h, w, _ = arr.shape
-    raw = b"".join(b"\x00" + arr[y].astype(">u2").tobytes() for y in range(h))
-
-    def chunk(tag, data):
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 @pytest.fixture
@@ -84,7 +70,7 @@ def synthia_root(tmp_path):
         lab = np.zeros((H, W, 3), np.uint16)
         lab[..., 0] = _stripes(np.roll(SY_IDS, i))
         lab[..., 1] = 1000 + i  # instance ids in channel 1 must not matter
-        _write_png16_rgb(root / "GT" / "LABELS" / f"{i:07d}.png", lab)
+        write_png16_rgb(root / "GT" / "LABELS" / f"{i:07d}.png", lab)
     return root
 
 
@@ -231,6 +217,7 @@ def test_class_tables_agree_with_each_other():
     assert C.lut_from_mapping({7: 0, 26: 13})[[7, 26, 3]].tolist() == [0, 13, 255]
 
 
+@pytest.mark.parity
 def test_class_table_matches_cityscapesscripts_when_installed():
     labels = pytest.importorskip("cityscapesscripts.helpers.labels")
     theirs = {lab.id: lab.trainId for lab in labels.labels if lab.id >= 0}

@@ -52,6 +52,7 @@ def test_an_encoder_without_shipped_weights_gets_a_list_of_those_that_exist():
     assert make_config("smoke", pretrained="embedded").pretrained == "embedded"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("domain", ["source", "target"])
 def test_shipped_features_beat_random_ones_on_a_linear_probe(domain):
     torch.manual_seed(0)
@@ -62,6 +63,7 @@ def test_shipped_features_beat_random_ones_on_a_linear_probe(domain):
     assert acc_shipped > acc_random + 5, (acc_shipped, acc_random)
 
 
+@pytest.mark.slow
 def test_linear_probe_on_an_encoder_that_sees_the_label():
     """Control: an 'encoder' whose features are the one-hot label itself must be probed to (nearly) 100 %,
     and one whose features are constant to the majority class only."""

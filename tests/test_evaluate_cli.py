@@ -19,8 +19,12 @@ from PIL import Image
 from daformer_edu.evaluate import main
 from daformer_edu.models import build_segmentor
 from daformer_edu.models.weights import SegmentorWeightsError
+<<<<<<< HEAD
 from test_resize import cv2_linear_reference
 from test_segmentor_weights import official_to_ours
+=======
+from helpers import official_to_ours
+>>>>>>> course
 
 H, W = 64, 128  # the tiny "full-size" label
 SIZE = (32, 64)  # inference size (the official 512×1024 scaled down)
@@ -117,6 +121,7 @@ def test_metrics_and_predictions_match_a_hand_computation(tree, tmp_path, which,
     assert "sidewalk" in printed and f"mIoU (19 classes): {m['miou']:.2f}" in printed
 
 
+@pytest.mark.slow
 def test_student_and_teacher_differ(tree, tmp_path):
     root, ckpt, _ = tree
     res = {w: main(["--checkpoint", str(ckpt), "--root", str(root), "--which", w, "--size", "32x64"]) for w in

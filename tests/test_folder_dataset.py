@@ -155,6 +155,7 @@ def _config(tmp_path, **kw):
     return make_config("smoke", **{**base, **kw})
 
 
+@pytest.mark.slow
 def test_uda_between_two_folders_uses_their_classes(tmp_path):
     trainer = Trainer(_config(tmp_path))
     assert trainer.classes.names == ("sky", "ground", "blob")

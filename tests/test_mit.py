@@ -18,6 +18,7 @@ from daformer_edu.models.mit import (
     MixTransformer,
     OverlapPatchEmbed,
 )
+from helpers import randomize_
 
 # Encoder parameters of the same architectures in HF transformers (SegformerModel, no head).
 PARAM_COUNTS = {
@@ -30,20 +31,7 @@ PARAM_COUNTS = {
 }
 
 
-def _randomize_(module: nn.Module, seed: int = 0) -> nn.Module:
-    """Weights large enough that attention is far from uniform (the default init hides many bugs)."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, nn.LayerNorm):
-                m.weight.copy_(1 + 0.3 * torch.randn(m.weight.shape, generator=g))
-                m.bias.copy_(0.3 * torch.randn(m.bias.shape, generator=g))
-            elif isinstance(m, (nn.Linear, nn.Conv2d)):
-                m.weight.copy_(1.5 / m.weight[0].numel() ** 0.5 * torch.randn(m.weight.shape, generator=g))
-                m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=g))
-    return module
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(PARAM_COUNTS))
 def test_parameter_counts_match_hf(name):
     encoder = getattr(mit, name)()
@@ -137,7 +125,7 @@ def _attention_by_hand(attn: EfficientSelfAttention, x: torch.Tensor, H: int, W:
 @pytest.mark.parametrize("R,heads,hw", [(1, 2, (6, 7)), (2, 1, (9, 11)), (4, 4, (16, 12))])
 def test_efficient_attention_matches_equations_1_and_2(R, heads, hw):
     C = 32
-    attn = _randomize_(EfficientSelfAttention(C, heads, R), seed=R)
+    attn = randomize_(EfficientSelfAttention(C, heads, R), seed=R)
     x = torch.randn(2, hw[0] * hw[1], C)
     with torch.no_grad():
         mine = attn(x, hw)
@@ -149,7 +137,7 @@ def test_efficient_attention_matches_equations_1_and_2(R, heads, hw):
 
 
 def test_mix_ffn_matches_equation_3():
-    ffn = _randomize_(MixFFN(8, 24), seed=3)
+    ffn = randomize_(MixFFN(8, 24), seed=3)
     H, W = 5, 6
     x = torch.randn(2, H * W, 8)
     with torch.no_grad():
@@ -165,7 +153,7 @@ def test_mix_ffn_matches_equation_3():
 
 
 def test_block_is_pre_norm_residual():
-    block = _randomize_(Block(16, 2, mlp_ratio=2, reduction_ratio=2), seed=5).eval()
+    block = randomize_(Block(16, 2, mlp_ratio=2, reduction_ratio=2), seed=5).eval()
     x, hw = torch.randn(1, 36, 16), (6, 6)
     with torch.no_grad():
         y = x + block.attn(block.norm1(x), hw)

@@ -31,7 +31,6 @@ WIDGET = "ipywidgets interact: its figure goes to the widget's Output under Jupy
 
 # (notebook, cell id) -> why its output is not compared.
 IGNORED = {
-    ("01_overlapping_patch_embed.ipynb", "3734b365"): MEASUREMENT + " (the notebook's running time)",
     ("02_efficient_self_attention.ipynb", "75d01c1f"): MEASUREMENT + " (attention cost, measured)",
     ("02_efficient_self_attention.ipynb", "22bf420d"): MEASUREMENT + " (the notebook's running time)",
     ("02_efficient_self_attention.ipynb", "18f72819"): WIDGET,

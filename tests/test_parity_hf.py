@@ -6,32 +6,17 @@ default init (std 0.02) makes every attention map nearly uniform and would hide 
 """
 import pytest
 import torch
-import torch.nn as nn
 from transformers import SegformerConfig, SegformerModel
 from transformers.models.segformer.modeling_segformer import SegformerDecodeHead
 
 from daformer_edu.models import SegFormerHead, load_encoder_weights, mit_b0, mit_b2
+from helpers import randomize_
+
+pytestmark = pytest.mark.parity  # HF transformers' Segformer is the reference
 
 B0 = dict(hidden_sizes=[32, 64, 160, 256], depths=[2, 2, 2, 2])
 B2 = dict(hidden_sizes=[64, 128, 320, 512], depths=[3, 4, 6, 3])
 X_SHAPE = (2, 3, 97, 131)  # sides that are not multiples of 32
-
-
-def _randomize_(module: nn.Module, seed: int = 0) -> nn.Module:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, (nn.LayerNorm, nn.BatchNorm2d)):
-                m.weight.copy_(1 + 0.3 * torch.randn(m.weight.shape, generator=g))
-                m.bias.copy_(0.3 * torch.randn(m.bias.shape, generator=g))
-                if isinstance(m, nn.BatchNorm2d):
-                    m.running_mean.copy_(0.3 * torch.randn(m.running_mean.shape, generator=g))
-                    m.running_var.copy_(0.5 + torch.rand(m.running_var.shape, generator=g))
-            elif isinstance(m, (nn.Linear, nn.Conv2d)):
-                m.weight.copy_(1.5 / m.weight[0].numel() ** 0.5 * torch.randn(m.weight.shape, generator=g))
-                if m.bias is not None:
-                    m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=g))
-    return module
 
 
 def _hf_stages(model: SegformerModel, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -39,10 +24,11 @@ def _hf_stages(model: SegformerModel, x: torch.Tensor) -> tuple[torch.Tensor, ..
         return model(pixel_values=x, output_hidden_states=True).hidden_states
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cfg,build", [(B0, mit_b0), (B2, mit_b2)], ids=["b0", "b2"])
 def test_encoder_matches_hf_segformer_model(cfg, build):
     torch.manual_seed(0)
-    hf = _randomize_(SegformerModel(SegformerConfig(**cfg)), seed=1).eval()
+    hf = randomize_(SegformerModel(SegformerConfig(**cfg)), seed=1).eval()
     ours = load_encoder_weights(build(layer_norm_eps=1e-5), hf.state_dict()).eval()
     x = torch.randn(X_SHAPE)
     ref = _hf_stages(hf, x)
@@ -58,7 +44,7 @@ def test_encoder_matches_hf_segformer_model(cfg, build):
 
 def test_parity_check_can_fail_on_swapped_k_and_v():
     """The comparison above is sharp enough to catch a K/V mix-up in one block."""
-    hf = _randomize_(SegformerModel(SegformerConfig(**B0)), seed=2).eval()
+    hf = randomize_(SegformerModel(SegformerConfig(**B0)), seed=2).eval()
     ours = load_encoder_weights(mit_b0(layer_norm_eps=1e-5), hf.state_dict()).eval()
     kv = ours.stages[1].blocks[0].attn.kv
     with torch.no_grad():
@@ -74,7 +60,7 @@ def test_parity_check_can_fail_on_swapped_k_and_v():
 
 def test_segformer_head_matches_hf_decode_head():
     cfg = SegformerConfig(**B0, decoder_hidden_size=64, num_labels=7)
-    hf = _randomize_(SegformerDecodeHead(cfg), seed=4).eval()
+    hf = randomize_(SegformerDecodeHead(cfg), seed=4).eval()
     ours = SegFormerHead([32, 64, 160, 256], num_classes=7, embed_dim=64).eval()
     with torch.no_grad():  # HF -> ours by hand: the mapping itself is what this test checks
         for i in range(4):

@@ -4,18 +4,19 @@ PVTv2-B0 is MiT-B0 with MLP ratios [8, 8, 4, 4]. timm keeps SegFormer's norms: n
 in the patch embedding and the spatial reduction, timm's LayerNorm (eps 1e-6) in blocks and stage ends —
 our defaults. Its linear-attention option (``pvt_v2_b2_li``) stays off.
 """
+import pytest
 import timm
 import torch
-import torch.nn as nn
 
 from daformer_edu.models import load_encoder_weights, mit_b0
+from helpers import randomize_  # weights far from uniform attention
 
-from test_mit import _randomize_  # noqa: E402  (weights far from uniform attention; shared with test_mit)
+pytestmark = pytest.mark.parity  # timm's pvt_v2_b0 is the reference
 
 
 def test_encoder_matches_timm_pvt_v2_b0():
     torch.manual_seed(0)
-    ref_model = _randomize_(timm.create_model("pvt_v2_b0", pretrained=False), seed=7).eval()
+    ref_model = randomize_(timm.create_model("pvt_v2_b0", pretrained=False), seed=7).eval()
     assert ref_model.stages[0].blocks[0].norm1.eps == 1e-6 and ref_model.patch_embed.norm.eps == 1e-5
     ours = load_encoder_weights(mit_b0(mlp_ratios=[8, 8, 4, 4]), ref_model.state_dict()).eval()
     n_ref = sum(p.numel() for n, p in ref_model.named_parameters() if not n.startswith("head."))

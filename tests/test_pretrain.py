@@ -16,6 +16,7 @@ def tiny(out, **kw):
                           warmup_iters=2, checkpoint_interval=2, probe=False, progress=False, **kw)
 
 
+@pytest.mark.slow
 def test_writes_a_float16_encoder_that_loads_strictly(tmp_path):
     meta = pretrain(tiny(tmp_path / "w.pt"), argv=["--encoder", "mit_b0", "--out", "w.pt"])
     raw = torch.load(tmp_path / "w.pt", weights_only=True)
@@ -26,6 +27,7 @@ def test_writes_a_float16_encoder_that_loads_strictly(tmp_path):
     assert not (tmp_path / "w.pt.partial").exists()
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     pretrain(tiny(tmp_path / "whole.pt"))
     whole = torch.load(tmp_path / "whole.pt", weights_only=True)["state_dict"]

@@ -19,7 +19,7 @@ import daformer_edu.metrics as metrics
 from daformer_edu.data.factory import build_datasets
 from daformer_edu.data import Resize
 from daformer_edu.train import Trainer, make_config
-from test_datasets import _write_png16_rgb  # Synthia's 16-bit label PNG, written by hand
+from helpers import write_png16_rgb  # Synthia's 16-bit label PNG, written by hand
 
 pytestmark = pytest.mark.filterwarnings("ignore:build_segmentor")
 
@@ -56,7 +56,7 @@ def _synthia(root, hw=SYNTHIA_HW):
     _png(root / "RGB" / "0000000.png", _image(*hw))
     lab = np.zeros((*hw, 3), np.uint16)
     lab[..., 0] = _halves(*hw, 3, 8)
-    _write_png16_rgb(root / "GT" / "LABELS" / "0000000.png", lab)
+    write_png16_rgb(root / "GT" / "LABELS" / "0000000.png", lab)
     return root
 
 

@@ -28,6 +28,7 @@ def _status() -> set[str]:
     return set(done.stdout.splitlines())
 
 
+@pytest.mark.slow
 def test_notebook_09_writes_its_runs_under_the_runs_dir():
     """Notebook 09's parameters and set-up cells, run as nbval runs them (kernel in notebooks/, this environment):
     every run's ``out`` must lie under ``$DAFORMER_EDU_RUNS_DIR``, and then one smoke iteration writes nothing

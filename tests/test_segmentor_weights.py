@@ -1,8 +1,8 @@
 """The released DAFormer checkpoint layout loads into EncoderDecoder, every tensor where it belongs.
 
-The official key layout is written out here by hand from the official code (mmseg ``EncoderDecoder`` with
-``backbone`` = SegFormer's ``MixVisionTransformer``, ``decode_head`` = ``DAFormerHead`` with a
-``DepthwiseSeparableASPPModule`` fusion of mmcv ``ConvModule`` s named ``conv`` / ``bn``), together with
+The official key layout is written out by hand in ``tests/helpers.py`` from the official code (mmseg
+``EncoderDecoder`` with ``backbone`` = SegFormer's ``MixVisionTransformer``, ``decode_head`` = ``DAFormerHead``
+with a ``DepthwiseSeparableASPPModule`` fusion of mmcv ``ConvModule`` s named ``conv`` / ``bn``), together with
 where each key belongs in our module. The package's own renaming rules are not used to build it.
 """
 from __future__ import annotations
@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from daformer_edu.models import build_segmentor
+<<<<<<< HEAD
 from daformer_edu.models.weights import (
     SegmentorWeightsError,
     load_converted_state,
@@ -67,6 +68,10 @@ def official_to_ours(depths=DEPTHS_B0) -> dict[str, str]:
     for p in WB:
         m[f"decode_head.conv_seg.{p}"] = f"head.classifier.{p}"
     return m
+=======
+from daformer_edu.models.weights import SegmentorWeightsError, load_segmentor_weights
+from helpers import DILATIONS, official_to_ours  # the official key layout, written out by hand
+>>>>>>> course
 
 
 def _model(num_classes=19, embed_dim=32, channels=24):

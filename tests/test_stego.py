@@ -121,6 +121,7 @@ def test_head_and_loss_shapes():
     assert torch.isclose(terms["loss"], total)
 
 
+@pytest.mark.slow
 def test_train_stego_separates_two_feature_types():
     # features of two kinds ("road" u, "sky" v) plus noise; trained codes must keep them apart
     torch.manual_seed(0)

@@ -40,6 +40,7 @@ def _train_records(out: Path) -> list[dict]:
     return [{k: v for k, v in r.items() if not k.startswith("time")} for r in recs if r["split"] == "train"]
 
 
+@pytest.mark.slow
 def test_resume_after_a_kill_reproduces_the_uninterrupted_run_bit_for_bit(tmp_path):
     # uninterrupted: 5 iterations of the full recipe (RCS, FD, ClassMix, augmentation, EMA, warmup)
     full = Trainer(tiny(tmp_path / "full", iterations=5))
@@ -61,6 +62,7 @@ def test_resume_after_a_kill_reproduces_the_uninterrupted_run_bit_for_bit(tmp_pa
     assert torch.equal(full.class_draws, resumed.class_draws) and full.class_draws.sum() == 5 * 2
 
 
+@pytest.mark.slow
 def test_without_restoring_the_random_state_the_runs_differ(tmp_path, monkeypatch):
     """The test above can fail: skip restoring the RNG state and the weights no longer match."""
     full = Trainer(tiny(tmp_path / "full", iterations=3, checkpoint_interval=1))
@@ -73,12 +75,14 @@ def test_without_restoring_the_random_state_the_runs_differ(tmp_path, monkeypatc
     assert _same_state(full.model.state_dict(), resumed.model.state_dict()) != []
 
 
+@pytest.mark.slow
 def test_resume_refuses_a_different_configuration(tmp_path):
     Trainer(tiny(tmp_path / "a", iterations=2)).fit()
     with pytest.raises(ValueError, match="fd_lambda=0.005 vs 0.1"):
         Trainer(tiny(tmp_path / "a", iterations=2, fd_lambda=0.1, resume=str(tmp_path / "a")))
 
 
+@pytest.mark.slow
 def test_non_finite_loss_stops_with_iteration_and_term_and_keeps_the_checkpoint(tmp_path, monkeypatch):
     real = step_mod.feature_distance
     calls = []
@@ -141,6 +145,7 @@ def test_cli_rejects_bad_parameters_before_any_work(capsys):
     assert "crop_size" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_metrics_json_and_log_jsonl(tmp_path):
     result = Trainer(tiny(tmp_path, iterations=4, eval_interval=2, seed=3)).fit()
     metrics = json.loads((tmp_path / "metrics.json").read_text())
@@ -179,6 +184,7 @@ PIECES = ["set_lr", "weighted_ce", "thing_mask", "feature_distance", "ema_update
           "classmix_masks", "mix", "strong_augment"]
 
 
+@pytest.mark.slow
 def test_uda_iteration_calls_the_library_pieces(tmp_path, monkeypatch):
     calls = _spy(monkeypatch, PIECES)
     trainer = Trainer(tiny(tmp_path, iterations=2, checkpoint_interval=0, snapshot_images=0))
@@ -191,6 +197,7 @@ def test_uda_iteration_calls_the_library_pieces(tmp_path, monkeypatch):
     assert int(trainer.class_draws.sum()) == 4  # 2 iterations × 2 source crops, all drawn by RCS
 
 
+@pytest.mark.slow
 def test_switches_turn_the_pieces_off(tmp_path, monkeypatch):
     calls = _spy(monkeypatch, PIECES)
     trainer = Trainer(tiny(tmp_path, iterations=2, checkpoint_interval=0, snapshot_images=0, rcs=False, fd=False,
@@ -243,6 +250,7 @@ if trainer.rank == 0:
 """
 
 
+@pytest.mark.slow
 def test_torchrun_two_processes_train_one_model(tmp_path):
     # Under torchrun the trainer wraps the student in DDP: the two ranks draw *different* crops but, with their
     # gradients averaged, end with the *same* weights. Without DDP (or with a forward that bypasses it) the

@@ -37,6 +37,7 @@ def _spy_kwargs(monkeypatch, name):
     return seen
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("field, function, argument, when_official", [
     ("classmix_form", "classmix_masks", "batch_pool", True),
     ("augment_coin_form", "strong_augment", "per_batch_coins", True),
@@ -58,6 +59,7 @@ def test_jitter_form_reaches_strong_augment(monkeypatch, form):
     assert len(seen) == 1 and seen[0]["jitter"] == form
 
 
+@pytest.mark.slow
 def test_fd_form_paper_changes_the_loss_as_the_paper_averages(monkeypatch):
     """The logged L_FD equals the per-image mean computed here from the same features and mask."""
     captured = {}
@@ -171,6 +173,7 @@ def test_cpu_demo_keeps_its_recorded_choices():
     assert "teacher_bn_form" not in PRESETS["cpu-demo"] and "amp" not in PRESETS["cpu-demo"]  # the defaults
 
 
+@pytest.mark.slow
 def test_a_checkpoint_from_before_the_forms_resumes(tmp_path):
     """Checkpoints of an earlier release hold the old booleans (and none for fields added later): they resume,
     and a run that differs from them in one of those choices is refused, naming the field."""

@@ -15,6 +15,8 @@ from transformers import SegformerConfig, SegformerForSemanticSegmentation, Segf
 from daformer_edu.models import build_segmentor, load_encoder_weights, mit_b0
 from daformer_edu.models.weights import EncoderWeightsError, convert_hf, convert_segformer, convert_timm, detect_format
 
+pytestmark = pytest.mark.parity  # the HF transformers and timm layouts come from the real libraries
+
 X = torch.randn(1, 3, 67, 45, generator=torch.Generator().manual_seed(0))
 
 # HF (transformers >= 5 module names) block suffix -> (HF checkpoint name, SegFormer mit_b*.pth name)
