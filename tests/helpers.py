@@ -5,6 +5,7 @@ this module is found from any test file.
 """
 from __future__ import annotations
 
+import json
 import struct
 import zlib
 from pathlib import Path
@@ -12,8 +13,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn as nn
+from PIL import Image
 
-__all__ = ["randomize_", "write_png16_rgb", "official_to_ours", "DILATIONS"]
+__all__ = ["randomize_", "write_png16_rgb", "official_to_ours", "DILATIONS", "cv2_linear_reference",
+           "cv2_nearest_reference", "FOLDER_CLASSES", "folder_label", "folder_image", "make_domain"]
 
 
 def randomize_(module: nn.Module, seed: int = 0) -> nn.Module:
@@ -96,3 +99,84 @@ def official_to_ours(depths=DEPTHS_B0) -> dict[str, str]:
     for p in WB:
         m[f"decode_head.conv_seg.{p}"] = f"head.classifier.{p}"
     return m
+
+
+# OpenCV's resize arithmetic for uint8 (INTER_LINEAR, INTER_NEAREST), re-derived from its definition in numpy.
+def _taps(n_in: int, n_out: int):
+    """Per output index: the two source indices and their weights in 1/2048 (OpenCV's INTER_RESIZE_COEF_SCALE)."""
+    f = ((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5).astype(np.float32)   # source position, float32
+    i0 = np.floor(f).astype(np.int64)
+    f = f - i0
+    left, right = i0 < 0, i0 >= n_in - 1                                        # borders: one tap, weight 1
+    f[left | right] = 0
+    i0 = np.clip(i0, 0, n_in - 1)
+    w0, w1 = np.rint((1 - f) * 2048).astype(np.int64), np.rint(f * 2048).astype(np.int64)
+    return i0, np.minimum(i0 + 1, n_in - 1), w0, w1
+
+
+def cv2_linear_reference(img: np.ndarray, oh: int, ow: int) -> np.ndarray:
+    """uint8 ``[h, w, C]`` → ``[oh, ow, C]`` with OpenCV's INTER_LINEAR arithmetic, written out."""
+    x = img.astype(np.int64)
+    x0, x1, a0, a1 = _taps(img.shape[1], ow)
+    y0, y1, b0, b1 = _taps(img.shape[0], oh)
+    rows = x[:, x0] * a0[None, :, None] + x[:, x1] * a1[None, :, None]         # [h, ow, C], ×2048
+    # vertical pass: (rows >> 4) · β >> 16 per tap, then a rounding shift by 2 (total scale 2^22)
+    v = ((rows[y0] >> 4) * b0[:, None, None] >> 16) + ((rows[y1] >> 4) * b1[:, None, None] >> 16)
+    return np.clip((v + 2) >> 2, 0, 255).astype(np.uint8)
+
+
+def cv2_nearest_reference(label: np.ndarray, oh: int, ow: int) -> np.ndarray:
+    """OpenCV's INTER_NEAREST: output pixel x takes source ⌊x · (1 / (ow / w))⌋ (not centre-aligned)."""
+    h, w = label.shape
+    xs = np.minimum(np.floor(np.arange(ow) * (1.0 / (ow / w))).astype(np.int64), w - 1)
+    ys = np.minimum(np.floor(np.arange(oh) * (1.0 / (oh / h))).astype(np.int64), h - 1)
+    return label[ys][:, xs]
+
+
+# A course's own two domains in the folder layout (images/, labels/, classes.json), written by hand.
+# Three classes; the thing is "blob" (id 2) — not a Cityscapes thing id (those are 6, 7, 11–18).
+FOLDER_CLASSES = [
+    {"name": "sky", "id": 0, "color": [70, 130, 180], "thing": False},
+    {"name": "ground", "id": 1, "color": [128, 64, 128], "thing": False},
+    {"name": "blob", "id": 2, "color": [220, 20, 60], "thing": True},
+]
+FOLDER_HW = H, W = 64, 128
+
+
+def folder_label(i: int) -> np.ndarray:
+    """Rows 0–15 sky (0–1 ignore), 16–31 ground, 32–63: blob in the left 64 + 8·(i % 4) columns, ground after."""
+    lab = np.zeros((H, W), np.uint8)
+    lab[:2] = 255
+    lab[16:] = 1
+    lab[32:, : 64 + 8 * (i % 4)] = 2
+    return lab
+
+
+def folder_image(lab: np.ndarray, domain: int) -> np.ndarray:
+    """A colour per class, brighter and tinted in domain 1 (the domain shift), plus a little noise."""
+    base = np.array([[90, 140, 200], [110, 90, 90], [200, 40, 60], [0, 0, 0]], np.float64)
+    if domain:
+        base = base * 0.6 + np.array([80, 60, 20])
+    rng = np.random.default_rng(domain)
+    img = base[np.where(lab == 255, 3, lab)] + rng.normal(0, 8, (H, W, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def make_domain(root, domain: int = 0, splits=("train", "val"), n: int = 4, classes=FOLDER_CLASSES, labels=True):
+    """Write a folder dataset by hand: ROOT/classes.json, images/<split>/<i>.png, labels/<split>/<i>.png."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "classes.json").write_text(json.dumps(classes))
+    written = {}
+    for split in splits:
+        sub = split or ""
+        (root / "images" / sub).mkdir(parents=True, exist_ok=True)
+        if labels:
+            (root / "labels" / sub).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            lab = folder_label(i)
+            img = folder_image(lab, domain)
+            Image.fromarray(img).save(root / "images" / sub / f"{split or 'x'}{i:02d}.png")
+            if labels:
+                Image.fromarray(lab, mode="L").save(root / "labels" / sub / f"{split or 'x'}{i:02d}.png")
+            written[f"{split or 'x'}{i:02d}"] = (img, lab)
+    return written

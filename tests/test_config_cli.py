@@ -17,6 +17,7 @@ from daformer_edu.config import (PRESETS, TrainConfig, free_on_resume, make_conf
                                  upgrade_config_dict)
 from daformer_edu.trainer import Trainer
 from daformer_edu.uda.step import teacher_pseudo_labels
+from helpers import make_domain
 
 pytestmark = pytest.mark.filterwarnings("ignore:build_segmentor")
 
@@ -146,8 +147,6 @@ def test_a_truncated_checkpoint_names_the_file_and_what_to_do(tmp_path, capsys):
 
 @pytest.mark.parametrize("num_workers", [0, 1])
 def test_bad_files_met_during_training_give_one_line(tmp_path, capsys, num_workers):
-    from test_folder_dataset import make_domain
-
     make_domain(tmp_path / "day", 0, splits=(None,), n=4)
     make_domain(tmp_path / "night", 1)
     corrupt = tmp_path / "day" / "images" / "x02.png"

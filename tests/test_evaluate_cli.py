@@ -19,12 +19,7 @@ from PIL import Image
 from daformer_edu.evaluate import main
 from daformer_edu.models import build_segmentor
 from daformer_edu.models.weights import SegmentorWeightsError
-<<<<<<< HEAD
-from test_resize import cv2_linear_reference
-from test_segmentor_weights import official_to_ours
-=======
-from helpers import official_to_ours
->>>>>>> course
+from helpers import cv2_linear_reference, official_to_ours
 
 H, W = 64, 128  # the tiny "full-size" label
 SIZE = (32, 64)  # inference size (the official 512×1024 scaled down)

@@ -14,55 +14,14 @@ from daformer_edu.data.classes import ClassTable
 from daformer_edu.data.folder import FolderDataset
 from daformer_edu.data.io import DatasetError, DatasetNotFoundError
 from daformer_edu.train import Trainer, make_config
+from helpers import FOLDER_CLASSES as CLASSES  # three classes, one thing: "blob"
+from helpers import FOLDER_HW, make_domain
+from helpers import folder_image as _image
+from helpers import folder_label as _label
 
 pytestmark = pytest.mark.filterwarnings("ignore:build_segmentor")
 
-# Three classes; the thing is "blob" (id 2) — not a Cityscapes thing id (those are 6, 7, 11–18).
-CLASSES = [
-    {"name": "sky", "id": 0, "color": [70, 130, 180], "thing": False},
-    {"name": "ground", "id": 1, "color": [128, 64, 128], "thing": False},
-    {"name": "blob", "id": 2, "color": [220, 20, 60], "thing": True},
-]
-H, W = 64, 128
-
-
-def _label(i: int) -> np.ndarray:
-    """Rows 0–15 sky (0–1 ignore), 16–31 ground, 32–63: blob in the left 64 + 8·(i % 4) columns, ground after."""
-    lab = np.zeros((H, W), np.uint8)
-    lab[:2] = 255
-    lab[16:] = 1
-    lab[32:, : 64 + 8 * (i % 4)] = 2
-    return lab
-
-
-def _image(lab: np.ndarray, domain: int) -> np.ndarray:
-    """A colour per class, brighter and tinted in domain 1 (the domain shift), plus a little noise."""
-    base = np.array([[90, 140, 200], [110, 90, 90], [200, 40, 60], [0, 0, 0]], np.float64)
-    if domain:
-        base = base * 0.6 + np.array([80, 60, 20])
-    rng = np.random.default_rng(domain)
-    img = base[np.where(lab == 255, 3, lab)] + rng.normal(0, 8, (H, W, 3))
-    return np.clip(img, 0, 255).astype(np.uint8)
-
-
-def make_domain(root, domain: int = 0, splits=("train", "val"), n: int = 4, classes=CLASSES, labels=True):
-    """Write a folder dataset by hand: ROOT/classes.json, images/<split>/<i>.png, labels/<split>/<i>.png."""
-    root.mkdir(parents=True, exist_ok=True)
-    (root / "classes.json").write_text(json.dumps(classes))
-    written = {}
-    for split in splits:
-        sub = split or ""
-        (root / "images" / sub).mkdir(parents=True, exist_ok=True)
-        if labels:
-            (root / "labels" / sub).mkdir(parents=True, exist_ok=True)
-        for i in range(n):
-            lab = _label(i)
-            img = _image(lab, domain)
-            Image.fromarray(img).save(root / "images" / sub / f"{split or 'x'}{i:02d}.png")
-            if labels:
-                Image.fromarray(lab, mode="L").save(root / "labels" / sub / f"{split or 'x'}{i:02d}.png")
-            written[f"{split or 'x'}{i:02d}"] = (img, lab)
-    return written
+H, W = FOLDER_HW
 
 
 # --- loading --------------------------------------------------------------------------------------

@@ -94,7 +94,7 @@ def test_evaluate_and_the_trainer_validate_on_the_same_mmcv_resized_pixels(tmp_p
 
     from daformer_edu.evaluate import evaluate_checkpoint
     from daformer_edu.models import build_segmentor
-    from test_resize import cv2_linear_reference
+    from helpers import cv2_linear_reference
 
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (130, 262, 3), dtype=np.uint8) for _ in range(2)]

@@ -10,37 +10,7 @@ import numpy as np
 import pytest
 
 from daformer_edu.data import Resize
-
-
-def _taps(n_in: int, n_out: int):
-    """Per output index: the two source indices and their weights in 1/2048 (OpenCV's INTER_RESIZE_COEF_SCALE)."""
-    f = ((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5).astype(np.float32)   # source position, float32
-    i0 = np.floor(f).astype(np.int64)
-    f = f - i0
-    left, right = i0 < 0, i0 >= n_in - 1                                        # borders: one tap, weight 1
-    f[left | right] = 0
-    i0 = np.clip(i0, 0, n_in - 1)
-    w0, w1 = np.rint((1 - f) * 2048).astype(np.int64), np.rint(f * 2048).astype(np.int64)
-    return i0, np.minimum(i0 + 1, n_in - 1), w0, w1
-
-
-def cv2_linear_reference(img: np.ndarray, oh: int, ow: int) -> np.ndarray:
-    """uint8 ``[h, w, C]`` → ``[oh, ow, C]`` with OpenCV's INTER_LINEAR arithmetic, written out."""
-    x = img.astype(np.int64)
-    x0, x1, a0, a1 = _taps(img.shape[1], ow)
-    y0, y1, b0, b1 = _taps(img.shape[0], oh)
-    rows = x[:, x0] * a0[None, :, None] + x[:, x1] * a1[None, :, None]         # [h, ow, C], ×2048
-    # vertical pass: (rows >> 4) · β >> 16 per tap, then a rounding shift by 2 (total scale 2^22)
-    v = ((rows[y0] >> 4) * b0[:, None, None] >> 16) + ((rows[y1] >> 4) * b1[:, None, None] >> 16)
-    return np.clip((v + 2) >> 2, 0, 255).astype(np.uint8)
-
-
-def cv2_nearest_reference(label: np.ndarray, oh: int, ow: int) -> np.ndarray:
-    """OpenCV's INTER_NEAREST: output pixel x takes source ⌊x · (1 / (ow / w))⌋ (not centre-aligned)."""
-    h, w = label.shape
-    xs = np.minimum(np.floor(np.arange(ow) * (1.0 / (ow / w))).astype(np.int64), w - 1)
-    ys = np.minimum(np.floor(np.arange(oh) * (1.0 / (oh / h))).astype(np.int64), h - 1)
-    return label[ys][:, xs]
+from helpers import cv2_linear_reference, cv2_nearest_reference  # OpenCV's arithmetic, written out
 
 
 def test_2x_downscale_is_the_rounded_mean_of_each_2x2_block():

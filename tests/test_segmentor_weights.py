@@ -14,64 +14,13 @@ import torch
 import torch.nn.functional as F
 
 from daformer_edu.models import build_segmentor
-<<<<<<< HEAD
 from daformer_edu.models.weights import (
     SegmentorWeightsError,
     load_converted_state,
     load_segmentor_weights,
     segmentor_state_dict,
 )
-
-DEPTHS_B0 = [2, 2, 2, 2]
-SR_RATIOS = [8, 4, 2, 1]
-DILATIONS = (1, 6, 12, 18)
-BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
-WB = ("weight", "bias")
-
-
-def official_to_ours(depths=DEPTHS_B0) -> dict[str, str]:
-    """Official key (without ``model.``) → our key, for a MiT + DAFormer head segmentor."""
-    m = {}
-    for s in range(4):
-        S = s + 1
-        for p in WB:
-            m[f"backbone.patch_embed{S}.proj.{p}"] = f"encoder.stages.{s}.patch_embed.proj.{p}"
-            m[f"backbone.patch_embed{S}.norm.{p}"] = f"encoder.stages.{s}.patch_embed.norm.{p}"
-            m[f"backbone.norm{S}.{p}"] = f"encoder.stages.{s}.norm.{p}"
-        for j in range(depths[s]):
-            o, u = f"backbone.block{S}.{j}.", f"encoder.stages.{s}.blocks.{j}."
-            layers = {"norm1": "norm1", "attn.q": "attn.q", "attn.kv": "attn.kv", "attn.proj": "attn.proj",
-                      "norm2": "norm2", "mlp.fc1": "ffn.fc1", "mlp.dwconv.dwconv": "ffn.dwconv", "mlp.fc2": "ffn.fc2"}
-            if SR_RATIOS[s] > 1:
-                layers.update({"attn.sr": "attn.sr", "attn.norm": "attn.sr_norm"})
-            for a, b in layers.items():
-                for p in WB:
-                    m[f"{o}{a}.{p}"] = f"{u}{b}.{p}"
-    for i in range(4):
-        for p in WB:
-            m[f"decode_head.embed_layers.{i}.proj.{p}"] = f"head.embeds.{i}.{p}"
-    for j, d in enumerate(DILATIONS):
-        o, u = f"decode_head.fuse_layer.aspp_modules.{j}.", f"head.fusion.branches.{j}."
-        if d == 1:
-            m[o + "conv.weight"] = u + "pointwise.0.weight"
-            for p in BN:
-                m[o + f"bn.{p}"] = u + f"pointwise.1.{p}"
-        else:
-            m[o + "depthwise_conv.conv.weight"] = u + "depthwise.0.weight"
-            m[o + "pointwise_conv.conv.weight"] = u + "pointwise.0.weight"
-            for p in BN:
-                m[o + f"depthwise_conv.bn.{p}"] = u + f"depthwise.1.{p}"
-                m[o + f"pointwise_conv.bn.{p}"] = u + f"pointwise.1.{p}"
-    m["decode_head.fuse_layer.bottleneck.conv.weight"] = "head.fusion.bottleneck.0.weight"
-    for p in BN:
-        m[f"decode_head.fuse_layer.bottleneck.bn.{p}"] = f"head.fusion.bottleneck.1.{p}"
-    for p in WB:
-        m[f"decode_head.conv_seg.{p}"] = f"head.classifier.{p}"
-    return m
-=======
-from daformer_edu.models.weights import SegmentorWeightsError, load_segmentor_weights
 from helpers import DILATIONS, official_to_ours  # the official key layout, written out by hand
->>>>>>> course
 
 
 def _model(num_classes=19, embed_dim=32, channels=24):
