@@ -3,7 +3,10 @@
 One page per notebook, rendered from the *committed* notebooks with their outputs (nothing is re-executed, so
 the figures are those of the committed runs), a home page that is the notebook map, and on each page and on the
 home a download link to the notebook's student edition (``python -m daformer_edu.course student``: solutions
-removed, outputs cleared) where the notebook has exercises.
+removed, outputs cleared) where the notebook has exercises. The Markdown pages of ``daformer_edu/pages/`` (the
+course, the adaptation run, real data, measured records …; the README links them by their repository path) are
+pages of the site too, after the notebooks in the table of contents: those named in ``PAGE_ORDER`` in that order,
+then any other ``*.md`` of the folder by name, so a new page cannot be left out.
 
 The home page is generated, not written: each notebook's title and Time line come from its first cell, and
 "what it builds" / "library piece" from the notebook map in the repository's README.md (the table
@@ -34,10 +37,31 @@ from pathlib import Path
 
 from daformer_edu import course
 
-__all__ = ["build", "main"]
+__all__ = ["PAGES_DIR", "PAGE_ORDER", "build", "main", "site_pages"]
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 STUDENT_DIR = "_student"  # inside the Sphinx source folder; the download role copies each file into the site
+PAGES_DIR = Path(__file__).resolve().parent / "pages"  # Markdown pages, shipped as package data
+PAGE_ORDER = ("course", "training", "real_data", "released_model", "library", "siblings", "paper_vs_official",
+              "measured", "testing")
+
+
+def site_pages(pages_dir: Path | None = None) -> list[Path]:
+    """The Markdown pages of the site: those in ``PAGE_ORDER`` first, in that order, then the others by name."""
+    found = {p.stem: p for p in Path(pages_dir or PAGES_DIR).glob("*.md")}
+    clash = sorted(s for s in found if s == "index" or re.match(r"^\d\d_", s))
+    if clash:
+        raise ValueError(f"{pages_dir or PAGES_DIR}: page names {clash} clash with the home page or a notebook; "
+                         "rename them")
+    return [found[s] for s in PAGE_ORDER if s in found] + [found[s] for s in sorted(set(found) - set(PAGE_ORDER))]
+
+
+def _page_title(path: Path) -> str:
+    """A Markdown page's title: its first ``# `` heading (the file name if it has none)."""
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# "):
+            return line[2:].strip()
+    return path.stem
 
 
 def _readme_map(readme: Path) -> dict[str, tuple[str, str]]:
@@ -69,8 +93,9 @@ def _download(stem: str) -> str:
     return f"{{download}}`student edition <{STUDENT_DIR}/{stem}.ipynb>`"
 
 
-def _home_page(notebooks: list[Path], nbs: dict[str, dict], readme: Path) -> str:
-    """The notebook map as a MyST page: title → page, what it builds, library piece, time, student edition."""
+def _home_page(notebooks: list[Path], nbs: dict[str, dict], readme: Path, pages: list[Path] = ()) -> str:
+    """The notebook map as a MyST page: title → page, what it builds, library piece, time, student edition; then
+    the list of the Markdown ``pages``. Two tables of contents: the notebooks, then the pages."""
     rows = _readme_map(readme)
     lines = ["# daformer_edu — DAFormer, built piece by piece", "",
              "One notebook per piece of DAFormer (Hoyer et al., CVPR 2022), each checked against the library "
@@ -85,7 +110,13 @@ def _home_page(notebooks: list[Path], nbs: dict[str, dict], readme: Path) -> str
         download = _download(path.stem) if _has_exercises(nb) else ""
         short = title.split(":")[0]  # "01 · Overlapping patch embedding: how …" → before the colon
         lines.append(f"| [{short}]({path.stem}.ipynb) | {builds} | {piece} | {time} | {download} |")
-    lines += ["", "```{toctree}", ":hidden:", ":maxdepth: 1", ""] + [p.stem for p in notebooks] + ["```", ""]
+    if pages:
+        lines += ["", "## More", ""] + [f"- [{_page_title(p)}]({p.stem}.md)" for p in pages]
+    lines += ["", "```{toctree}", ":hidden:", ":maxdepth: 1", ":caption: Notebooks", ""]
+    lines += [p.stem for p in notebooks] + ["```", ""]
+    if pages:
+        lines += ["```{toctree}", ":hidden:", ":maxdepth: 1", ":caption: More", ""] + [p.stem for p in pages]
+        lines += ["```", ""]
     return "\n".join(lines)
 
 
@@ -110,11 +141,26 @@ def _favicon(path: Path) -> None:
     img.save(path)
 
 
-def build(out_dir: Path, notebooks: Path | None = None, readme: Path | None = None, quiet: bool = True) -> Path:
+def _write_sources(src: Path, notebooks: Path, readme: Path, pages: list[Path]) -> None:
+    """The Sphinx source folder: the student editions, one page per notebook, the Markdown pages, the home page."""
+    paths = course.find_notebooks(notebooks)
+    nbs = {p.stem: course.read_notebook(p) for p in paths}
+    course.write_edition("student", src / STUDENT_DIR, notebooks)
+    for p in paths:
+        course.write_notebook(_page_notebook(nbs[p.stem], p.stem), src / p.name)
+    for page in pages:
+        shutil.copyfile(page, src / page.name)
+    _favicon(src / "favicon.png")
+    (src / "index.md").write_text(_home_page(paths, nbs, readme, pages), encoding="utf-8")
+
+
+def build(out_dir: Path, notebooks: Path | None = None, readme: Path | None = None, quiet: bool = True,
+          pages_dir: Path | None = None) -> Path:
     """Build the site into ``out_dir`` (its ``index.html`` is the home page); return ``out_dir``.
 
     ``notebooks``: the folder of ``NN_*.ipynb`` (default: the repository's ``notebooks/``); ``readme``: where the
-    notebook map is read (default: ``README.md`` beside that folder).
+    notebook map is read (default: ``README.md`` beside that folder); ``pages_dir``: the Markdown pages (default:
+    ``daformer_edu/pages/``, ``site_pages``).
     """
     try:
         from sphinx.application import Sphinx
@@ -123,17 +169,11 @@ def build(out_dir: Path, notebooks: Path | None = None, readme: Path | None = No
                          'pip install -e ".[site]"') from err
     notebooks = Path(notebooks or course.default_notebooks_dir())
     readme = Path(readme or notebooks.parent / "README.md")
-    paths = course.find_notebooks(notebooks)
-    nbs = {p.stem: course.read_notebook(p) for p in paths}
     out_dir = Path(out_dir)
     with tempfile.TemporaryDirectory(prefix="daformer_edu_site_") as tmp:
         src = Path(tmp) / "src"
         src.mkdir()
-        course.write_edition("student", src / STUDENT_DIR, notebooks)
-        for p in paths:
-            course.write_notebook(_page_notebook(nbs[p.stem], p.stem), src / p.name)
-        _favicon(src / "favicon.png")
-        (src / "index.md").write_text(_home_page(paths, nbs, readme), encoding="utf-8")
+        _write_sources(src, notebooks, readme, site_pages(pages_dir))
         warnings = io.StringIO() if quiet else sys.stderr
         config = {
             "project": "daformer_edu", "author": "daformer_edu",

@@ -1,8 +1,8 @@
 """The course in a real browser (headless Chromium, driven by Playwright): the site and the interactive notebook.
 
-(a) the static site (``python -m daformer_edu.site build``) is served on localhost and every page is visited:
-    it loads, each of its figures has decoded (``naturalWidth > 0``), and the browser logs no console error and
-    no uncaught page error;
+(a) the static site (``python -m daformer_edu.site build``) is served on localhost and every page — each
+    notebook's, each Markdown page of ``daformer_edu/pages/``, the home page — is visited: it loads, each of its
+    figures has decoded (``naturalWidth > 0``), and the browser logs no console error and no uncaught page error;
 (b) ``jupyter lab`` is started on localhost on a copy of notebook 06; the notebook is opened, run with the menu
     Run → Run All Cells, the temperature slider is moved with the keyboard, and the figure must change.
 
@@ -99,7 +99,9 @@ def test_every_site_page_loads_with_its_figures_and_no_console_error(browser, si
     base, out = site_url
     pages = sorted(p.name for p in out.glob("*.html"))
     notebooks = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    assert set(f"{n}.html" for n in notebooks) | {"index.html"} <= set(pages), f"pages missing from {pages}"
+    md_pages = sorted(p.stem for p in (ROOT / "daformer_edu" / "pages").glob("*.md"))  # the Markdown pages
+    expected = {f"{n}.html" for n in notebooks + md_pages} | {"index.html"}
+    assert expected <= set(pages), f"pages missing: {sorted(expected - set(pages))}"
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     page.set_default_timeout(30_000)
     errors: list[str] = []
@@ -130,6 +132,8 @@ def test_every_site_page_loads_with_its_figures_and_no_console_error(browser, si
     for n in notebooks:
         assert f'href="{n}.html"' in home, f"the home page does not link {n}"
         assert f"{n}.ipynb" in home, f"the home page does not offer {n}'s student edition"
+    for n in md_pages:
+        assert f'href="{n}.html"' in home, f"the home page does not link the page {n}"
 
 
 # -- (b) JupyterLab: notebook 06's temperature slider -----------------------------------------------------------
