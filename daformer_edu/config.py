@@ -8,7 +8,7 @@ fp32. Each preset is a short diff from it that says what it changes and why.
 
 Where the paper and the official code differ, the config has one field per item, ``<item>_form``, whose value is
 ``"official"`` (the default) or the name of the alternative — ``"paper"`` where the paper describes another form
-(README table "Paper vs official code"):
+(the table of ``daformer_edu/pages/paper_vs_official.md``):
 
 ===================== ==================================================== =========================================
 field                 "official"                                           alternative
@@ -264,7 +264,7 @@ def _validate(cfg: TrainConfig) -> None:
 # Presets: each a diff from the released recipe (TrainConfig's defaults), with the reason for each change.
 # ------------------------------------------------------------------------------------------------
 # The forms every committed CPU record (bench/results/cpu-demo, cpu-long) and notebook was measured with. They differ
-# from the released code only where the README's table says: the paper's q_T, ClassMix and augmentation coins,
+# from the released code only where daformer_edu/pages/paper_vs_official.md says: the paper's q_T, ClassMix and augmentation coins,
 # torchvision's jitter, no PhotoMetricDistortion, no pseudo-label rows ignored (the 15/120 rows are for 512-row
 # Cityscapes crops), PyTorch's head init (seed-0 uda with "mmcv" was 3.7–4.4 mIoU behind at iterations 250–750,
 # bench/results/cpu-demo/head_init_2026-12-01.md) and a log line per iteration.
@@ -275,7 +275,7 @@ _CPU_RECORD_FORMS: dict[str, Any] = dict(
 
 PRESETS: dict[str, dict[str, Any]] = {
     # The released config, as it is: give pretrained=<mit_b5.pth> and the dataset roots for the real thing
-    # (README). On the synthetic pair it renders 1000 training images per domain at 512×1024 and evaluates 500.
+    # (daformer_edu/pages/real_data.md). On the synthetic pair it renders 1000 training images per domain at 512×1024 and evaluates 500.
     "gpu-full": {},
     # MiT-B0 with a narrow head on the synthetic pair, small crops: minutes per run on a 2-core CPU. It starts, as the
     # paper does from ImageNet, from the package's embedded "ImageNet" weights (pretrain.py), so FD compares the

@@ -78,7 +78,7 @@ def _root(config, side: str) -> Path:
     root, kind = getattr(config, f"{side}_root"), getattr(config, side)
     if root is None or not Path(root).exists():
         raise DatasetNotFoundError(f"{side}_root={root!r} does not exist; give the folder of the {kind} download "
-                                   "(layouts: daformer_edu/data/README.md)")
+                                   "(layouts: data/README.md in the repository)")
     return Path(root)
 
 
