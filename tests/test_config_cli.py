@@ -198,3 +198,19 @@ def test_old_checkpoints_without_the_dead_entries_or_with_them_resume(tmp_path):
     state.update(scheduler={"iteration": 2}, sampler=None)
     save_checkpoint(state, tmp_path / "run" / "checkpoint.pt")
     assert Trainer(tiny(tmp_path / "run", resume=str(tmp_path / "run"))).fit()["iterations"] == 4
+
+
+def test_auto_on_cuda_starts_from_pretrained_weights(monkeypatch):
+    import daformer_edu.config as config_mod
+
+    monkeypatch.delenv(config_mod.AUTO_PRESET_ENV, raising=False)
+    monkeypatch.setattr(config_mod.torch.cuda, "is_available", lambda: True)
+    synthetic = make_config("auto", out=None)
+    assert synthetic.preset == "gpu-demo" and synthetic.pretrained == "embedded"
+    assert synthetic.crop_size == (512, 512) and synthetic.image_size == (512, 1024)  # the paper's geometry
+    with pytest.warns(UserWarning, match=r"from random weights.*pretrained="):
+        real = make_config("auto", source="gta", source_root="/data/gta", target="cityscapes",
+                           target_root="/data/cityscapes", out=None)
+    assert real.preset == "gpu-full" and real.encoder == "mit_b5"
+    monkeypatch.setattr(config_mod.torch.cuda, "is_available", lambda: False)
+    assert make_config("auto", out=None).preset == "cpu-demo"
