@@ -6,8 +6,9 @@
 
 ``--defaults published`` (default) uses the official rules of ``BlindNetConfig`` (CWCL split by the original
 view's prediction, per-image sampling, SDCL negatives with gradient, CCL original detached, blurred original
-view, instance normalisation in the forward path); ``--defaults previous`` this package's first version
-(``BlindNetConfig.previous_defaults()``).
+view, instance normalisation in the forward path); ``--defaults previous`` the package's simplified rules
+(``BlindNetConfig.previous_defaults()``: batch-wide sampling, detached SDCL negatives, no blur on the original
+view, instance normalisation only inside CML/CCL).
 
 Every row trains the same tiny network (MiT-B0, DAFormer head of width 32, 64×64 crops, batch 4) from the same
 seed on the **source** train split only, then evaluates on the synthetic **target** val split (never seen
@@ -55,7 +56,7 @@ def main(argv=None):
     p.add_argument("--device", default="cpu")
     p.add_argument("--only", nargs="*", default=None, help="row names to run (default: all)")
     p.add_argument("--defaults", choices=("published", "previous"), default="published",
-                   help="official BlindNet rules (default) or this package's first version")
+                   help="official BlindNet rules (default) or the package's simplified rules")
     args = p.parse_args(argv)
     warnings.simplefilter("ignore", UserWarning)
     base = BlindNetConfig(iterations=args.iterations, val_length=args.val_length, device=args.device)

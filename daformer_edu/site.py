@@ -2,11 +2,11 @@
 
 One page per notebook, rendered from the *committed* notebooks with their outputs (nothing is re-executed, so
 the figures are those of the committed runs), a home page that is the notebook map, and on each page and on the
-home a download link to the notebook's student edition (``python -m daformer_edu.course student``: solutions
-removed, outputs cleared) where the notebook has exercises. The Markdown pages of ``daformer_edu/pages/`` (the
-course, the adaptation run, real data, measured records …; the README links them by their repository path) are
-pages of the site too, after the notebooks in the table of contents: those named in ``PAGE_ORDER`` in that order,
-then any other ``*.md`` of the folder by name, so a new page cannot be left out.
+home a download link to the notebook's student edition (``python -m daformer_edu.course student``: the
+exercises' answers removed, outputs cleared) where the notebook has exercises. The Markdown pages of
+``daformer_edu/pages/`` (the course, the adaptation run, real data, measured records …; the README links them by
+their repository path) are pages of the site too, after the notebooks in the table of contents: those named in
+``PAGE_ORDER`` in that order, then any other ``*.md`` of the folder by name, so a new page cannot be left out.
 
 The home page is generated, not written: each notebook's title and Time line come from its first cell, and
 "what it builds" / "library piece" from the notebook map in the repository's README.md (the table
@@ -100,7 +100,7 @@ def _home_page(notebooks: list[Path], nbs: dict[str, dict], readme: Path, pages:
     lines = ["# daformer_edu — DAFormer, built piece by piece", "",
              "One notebook per piece of DAFormer (Hoyer et al., CVPR 2022), each checked against the library "
              "`daformer_edu`. The pages show the committed runs; to run a notebook yourself, download its "
-             "**student edition** (exercises without solutions, outputs cleared) and open it in JupyterLab "
+             "**student edition** (exercises without their answers, outputs cleared) and open it in JupyterLab "
              "next to an installed `daformer_edu` (`pip install -e .` in the repository).", "",
              "| notebook | what it builds | library piece | time | download |", "|---|---|---|---|---|"]
     for path in notebooks:
@@ -125,8 +125,8 @@ def _page_notebook(nb: dict, stem: str) -> dict:
     page = json.loads(json.dumps(nb))
     if _has_exercises(nb):
         note = {"cell_type": "markdown", "id": "site-student-edition", "metadata": {},
-                "source": f"**Student edition:** {_download(stem)} — this notebook without solutions, outputs "
-                          "cleared; its self-checks fail until you write each exercise."}
+                "source": f"**Student edition:** {_download(stem)} — this notebook without the exercises' "
+                          "answers, outputs cleared; its self-checks fail until you write each exercise."}
         page["cells"].insert(1, note)
     return page
 

@@ -206,7 +206,7 @@ def test_cwcl_per_image_skips_classes_with_at_most_50_pixels():
     # with 49 samples per class, class 1 (50 pixels > 49) is kept too; 3 and 4 never reach it
     index, cls = sample_class_anchors(label, pred, samples_per_class=49, generator=g, per_image=True)
     assert sorted(set(cls.tolist())) == [1, 2] and len(index) == 98
-    # the first version (over the batch, no threshold) takes every class
+    # the simplified rule (over the batch, no threshold) takes every class
     _, cls_b = sample_class_anchors(label, pred, samples_per_class=50, generator=g)
     assert set(cls_b.tolist()) == {1, 2, 3, 4}
 
@@ -272,7 +272,7 @@ def test_sdcl_per_image_negatives_and_min_count():
     a = vec_aug[1]
     logits = torch.stack([a @ vec[1]] + [a @ vec_aug[j] for j in (2, 3, 4)]) / tau
     assert abs(got.item() - (torch.logsumexp(logits, 0) - logits[0]).item()) < 1e-9
-    # batch-wide (first version) the anchor of image 1 would count too, with image 0's pixels as negatives
+    # batch-wide (the simplified rule) the anchor of image 1 would count too, with image 0's pixels as negatives
     both = semantic_disentanglement_contrastive_loss(E, Ea, label, pred, pred_aug, temperature=tau,
                                                      negatives_per_class=10)
     a1 = vec_aug[6]

@@ -127,7 +127,7 @@ def test_evaluate_and_the_trainer_validate_on_the_same_mmcv_resized_pixels(tmp_p
         assert tuple(item["label"].shape) == (130, 262)  # scored at full resolution
 
 
-# --- fix 1: the source is resized to the official size ------------------------------------------------
+# --- the source is resized to the official size -----------------------------------------------------
 def _crop_fits(dataset, top, left):
     """Does a 512×512 crop at (top, left) fit into the source image as resized by the pipeline?"""
     try:
@@ -198,7 +198,7 @@ def test_source_image_size_overrides_and_scales_with_image_size(tmp_path):
         make_config("smoke", source_image_size=(16, 16))
 
 
-# --- fix 2: scored at full label resolution; Synthia's 16 classes --------------------------------------
+# --- scored at full label resolution; Synthia's 16 classes ------------------------------------------
 class _Constant(torch.nn.Module):
     """A 'segmentor' that predicts class ``c`` everywhere, at its input size, and records the input shapes."""
 

@@ -32,7 +32,7 @@ the network together; ``L = ½(CE(x) + CE(x_a)) + λ_CML·L_CML + λ_CCL·L_CCL 
 ``style_views=False`` with all λ = 0 is the plain source-only baseline (CE on the original view).
 Default weights are the official ones (0.2, 0.2, 0.3, 0.3; τ = 0.07).
 
-Official rules (the defaults) and, after the colon, this package's first version (``previous_defaults()``):
+Official rules (the defaults) and, after the colon, the package's simplified rules (``previous_defaults()``):
 
 - ``cwcl_split_view="original"``: CWCL's hard samples are the pixels the *original* view gets wrong (official
   ``criterion_CWCL(..., gts, predict)``) : ``"augmented"``, the style view's mistakes;
@@ -44,10 +44,10 @@ Official rules (the defaults) and, after the colon, this package's first version
 - ``original_blur=True``: the original view is blurred too (``--gblur``) : only the style view;
 - ``instance_norm=True``: IN in the forward path after the regularised stages : IN only inside CML/CCL.
 
-Measured (2026-12-01, current synthetic world, MiT-B0 from scratch, 100 steps, 64² crops, 32 target val images,
+Measured (2026-12-01, the synthetic pair with its surface patterns and camera light, MiT-B0 from scratch, 100 steps, 64² crops, 32 target val images,
 seeds 0–2; ``OMP_NUM_THREADS=1 python bench/bench_blindnet.py --defaults published|previous --only "BlindNet (all
-four)" --seeds 0 1 2``): official rules 10.9 ± 0.8 target mIoU (10.89, 11.85, 9.92), first version 11.1 ± 1.5
-(9.82, 10.20, 13.12); source-only (first version's unblurred view) 12.5 ± 1.5. The 0.2-point gap is far inside
+four)" --seeds 0 1 2``): official rules 10.9 ± 0.8 target mIoU (10.89, 11.85, 9.92), simplified rules 11.1 ± 1.5
+(9.82, 10.20, 13.12); source-only (the simplified rules' unblurred view) 12.5 ± 1.5. The 0.2-point gap is far inside
 the seed spread, so no measurement argues against the official rules and they are the defaults.
 Not reproduced: CWCL's random filler pixels for unused class slots (see
 :func:`~daformer_edu.dg.losses.sample_class_anchors`), BlindNet's auxiliary DSN head and its ResNet/DeepLab.
@@ -134,7 +134,7 @@ class BlindNetConfig:
     projection_dim: int = 256
     max_classes: int = 15
     samples_per_class: int = 50
-    # official rules (see the module text); previous_defaults() gives this package's first version
+    # official rules (see the module text); previous_defaults() gives the simplified rules
     cwcl_split_view: str = "original"  # whose prediction splits CWCL's samples into hard/easy: "original"|"augmented"
     per_image_sampling: bool = True  # CWCL/SDCL sample per image (official) instead of over the batch
     sdcl_negatives: int = 20  # official num_patch: negatives per confused class and image (per-image sampling)
@@ -175,7 +175,7 @@ class BlindNetConfig:
                                    sdcl_weight=0.0, instance_norm=False)
 
     def previous_defaults(self) -> "BlindNetConfig":
-        """The same run with this package's first-version rules instead of the official ones (module text)."""
+        """The same run with the package's simplified rules instead of the official ones (module text)."""
         return dataclasses.replace(self, cwcl_split_view="augmented", per_image_sampling=False,
                                    sdcl_detach_negatives=True, ccl_detach_original=False, original_blur=False,
                                    instance_norm=False)

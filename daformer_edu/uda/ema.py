@@ -4,9 +4,8 @@ After every student step the teacher's weights φ move a little towards the stud
 
     φ_{t+1} = α φ_t + (1 − α) θ_t,        α = min(1 − 1/(t + 1), α_max).
 
-Why ``min`` (one of our source reviews writes ``max``, which would be wrong): ``1 − 1/(t + 1)`` grows
-from 0 at t = 0 towards 1. With ``min`` the teacher first copies the student (α = 0 at t = 0: the
-teacher *is* the student), then averages over the last ≈ t steps, and from t ≈ 1/(1 − α_max) on it is
+Why ``min`` and not ``max`` (``max`` would be wrong): ``1 − 1/(t + 1)`` grows from 0 at t = 0 towards 1.
+With ``min`` the teacher first copies the student (α = 0 at t = 0: the teacher *is* the student), then averages over the last ≈ t steps, and from t ≈ 1/(1 − α_max) on it is
 capped at α_max — an average over the last ≈ 1/(1 − α_max) steps (1,000 for α_max = 0.999). With ``max``
 α would be α_max from the start, so the teacher would spend its first thousand steps remembering its
 random (or ImageNet-only) initial weights.

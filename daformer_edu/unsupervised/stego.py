@@ -68,7 +68,8 @@ class StegoConfig:
     ``feature_samples`` points per side are drawn per image (official 11 → 11×11 points). ``levels`` picks
     the encoder stages whose maps are concatenated as the frozen feature (see :func:`backbone_features`).
     ``neg_samples`` (official 5) random pairings per batch and ``correlation_dropout`` (F on dropped-out
-    features) follow the official code; ``neg_samples=1, correlation_dropout=False`` is our first version.
+    features) follow the official code; ``neg_samples=1, correlation_dropout=False`` is a
+    simpler variant (one pairing, F on the clean features).
 
     Taught in: notebooks/11_unsupervised_stego.ipynb
     """
@@ -85,7 +86,7 @@ class StegoConfig:
     b_knn: float = 0.18
     b_rand: float = 0.31
     dropout: float = 0.1  # Dropout2d on the features before the head (official 0.1)
-    neg_samples: int = 5  # random pairings per batch, the random term is their mean (official 5; first version 1)
+    neg_samples: int = 5  # random pairings per batch, the random term is their mean (official 5; 1 = one pairing)
     correlation_dropout: bool = True  # F is computed on dropped-out features (official); False: on the clean ones
     lr: float = 5e-4  # Adam, as the official code
     batch_size: int = 16

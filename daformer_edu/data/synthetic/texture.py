@@ -3,8 +3,9 @@
 In real photos shape and texture carry the stuff classes — leaves are clumpy, grass is streaky, walls are
 laid in courses of blocks, fences are rows of boards, pavements are tiled — and the camera's light and white
 balance change from picture to picture. A world where hue is the only cue that separates those classes
-punishes DACS's colour jitter (the ablation without strong augmentation was 3 points *better* on the first
-version of this world); with these patterns the classes keep a cue that colour jitter cannot wash out.
+punishes DACS's colour jitter (on the synthetic pair without these patterns and the camera light, the run without
+strong augmentation was 3 points *better*: ``bench/results/cpu-demo/probes_world1_2026-12-01.md``); with these
+patterns the classes keep a cue that colour jitter cannot wash out.
 
 Both renderers use the same patterns, as a game engine and a camera both show a wall's courses: the game
 engine crisply, the camera through its blur and noise — which, at 128×256, keeps the coarse patterns (leaves,
