@@ -67,10 +67,14 @@ def test_plot_class_draws_shows_each_series_share_on_a_log_axis():
     heights = [p.get_height() for p in ax.patches]
     assert heights == pytest.approx([0, 0.25, 0.75, 0.1, 0.3, 0.6])  # count / the series' total, by hand
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "RCS class draws (total 4)" in labels and "pixels seen (total 100)" in labels
-    assert "share" in ax.get_ylabel() and "log" in ax.get_ylabel()
+    assert "RCS class draws (÷ 4)" in labels and "pixels seen (÷ 100)" in labels
+    assert "total" in ax.get_ylabel() and "log" in ax.get_ylabel()
     ticks = ax.collections[0].get_offsets()
     assert np.allclose(ticks[:, 1], [0.2, 0.3, 0.5])
+    fig = plot_class_draws(draws, class_names=["a", "b", "c"], totals={"RCS class draws": 8})  # e.g. 8 draws
+    assert [p.get_height() for p in fig.axes[0].patches] == pytest.approx([0, 1 / 8, 3 / 8, 0.1, 0.3, 0.6])
+    fig = plot_class_draws(draws, class_names=["a", "b", "c"], totals=10)
+    assert [p.get_height() for p in fig.axes[0].patches] == pytest.approx([0, 0.1, 0.3, 1, 3, 6])
 
 
 def test_plot_thing_mask_marks_each_cells_pooled_decision():
