@@ -172,7 +172,8 @@ def test_dg_plots_return_figures():
     from daformer_edu.viz import plot_contrastive_samples, plot_covariance_matrices
 
     fig = plot_covariance_matrices({"a": torch.eye(3), "b": np.ones((3, 3))})
-    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 2
+    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 3  # two matrices, one shared colourbar
+    assert fig.axes[2].get_label() == "<colorbar>"
     img = torch.zeros(3, 16, 16)
     lab = torch.zeros(16, 16, dtype=torch.long)
     fig = plot_contrastive_samples(img, lab, [[2, 3], [5, 5]], [[8, 8]], anchor_classes=[0, 1], title="t")

@@ -39,7 +39,7 @@ def test_plot_receptive_fields_counts_the_inputs_read():
     field[[1, 1, 7], [2, 10, 6]] = [1.0, 0.5, 0.25]
     fig = plot_receptive_fields(np.zeros((32, 48, 3), np.uint8), [field, np.ones((8, 12))], ["taps", "all"], centre=(16, 24))
     assert isinstance(fig, Figure)
-    assert len(fig.axes) == 2
+    assert len(fig.axes) == 3 and fig.axes[2].get_label() == "<colorbar>"  # one axis per field, one shared colourbar
     assert "3 of 96" in fig.axes[0].get_title() and "96 of 96" in fig.axes[1].get_title()
     with pytest.raises(ValueError, match="titles"):
         plot_receptive_fields(np.zeros((8, 8, 3)), [field], titles=["a", "b"])

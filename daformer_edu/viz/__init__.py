@@ -1,6 +1,8 @@
 """Plots for the notebooks: pure functions ``plot_*(...) -> matplotlib.figure.Figure``, one module per topic.
 
-- ``common``            colours (``colorize``, ``overlay``), legend, image rows and grids, shared helpers
+- ``common``            the figure style (``new_figure``, ``image_panel``, ``add_colorbar``, ``label_axes``,
+                        ``place_legend``, ``finish_figure``: dpi ≥ 100, ≥ 7 inches wide, one font size),
+                        colours (``colorize``, ``overlay``), legend, image rows and grids
 - ``encoder``           patch footprints, token grids, attention cost and maps, stage maps, parameter
                         counts, probe scores                                        (notebooks 01–03, 08 §0)
 - ``decoder``           receptive fields of the decode heads                       (notebook 04)
@@ -17,8 +19,22 @@ A new plot goes into the module of its topic and into that module's ``__all__``;
 """
 from . import common, decoder, encoder, feature_distance, runs, sampling, self_training, siblings
 from .common import (
+    DPI,
+    FONT_SIZE,
+    MIN_PANEL,
+    MIN_WIDTH,
+    SERIES_COLOURS,
+    SIGNED_CMAP,
+    VALUES_CMAP,
+    add_colorbar,
     colorize,
+    figure_dpi,
+    finish_figure,
+    image_panel,
+    label_axes,
+    new_figure,
     overlay,
+    place_legend,
     plot_class_legend,
     plot_domain_grid,
     plot_image_grid,

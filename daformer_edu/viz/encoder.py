@@ -11,7 +11,20 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from .common import _feature_array, _rgb01
+from .common import (
+    SERIES_COLOURS,
+    VALUES_CMAP,
+    _feature_array,
+    _grey_rgb,
+    _panel,
+    _rgb01,
+    add_colorbar,
+    finish_figure,
+    image_panel,
+    label_axes,
+    new_figure,
+    place_legend,
+)
 
 __all__ = [
     "plot_patch_footprints",
@@ -49,52 +62,57 @@ def plot_patch_footprints(image, configs, n_tokens: int = 3, show_coverage: bool
     if not configs or any(len(c) != 3 or c[0] < 1 or c[1] < 1 or c[2] < 0 for c in configs):
         raise ValueError(f"plot_patch_footprints: configs must be (kernel, stride, padding) tuples, got {configs}")
     rows = 2 if show_coverage else 1
-    fig, axes = plt.subplots(rows, len(configs), figsize=(3.0 * len(configs), 3.0 * rows), dpi=dpi,
-                             squeeze=False)
-    colours = plt.get_cmap("tab10").colors
+    fig, axes = new_figure(rows, len(configs), panel=(3.0 + 0.5 * show_coverage, 3.0), dpi=dpi)
     extent = (-0.5, W - 0.5, H - 0.5, -0.5)  # pixel centres at integer coordinates
     for col, (k, s, p) in enumerate(configs):
         lo = -p - 1.0
         hi = (n_tokens - 1) * s - p + k
         ax = axes[0, col]
         ax.set_facecolor("0.8")  # outside the image: the zero padding
-        ax.imshow(img, extent=extent, interpolation="nearest")
-        for i in range(n_tokens):
-            for j in range(n_tokens):
-                y0, x0 = i * s - p, j * s - p
-                c = colours[(i * n_tokens + j) % len(colours)]
-                ls = "-" if (i + j) % 2 == 0 else "--"
-                ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), k, k, fill=False, edgecolor=c, lw=1.8, ls=ls))
-                ax.plot(x0 + (k - 1) / 2, y0 + (k - 1) / 2, "o", ms=4, color=c, mec="white", mew=0.5)
-        title = titles[col] if titles is not None else f"kernel {k} / stride {s} / pad {p}"
-        ax.set_title(title, fontsize=9)
+        image_panel(ax, img, titles[col] if titles is not None else f"kernel {k} / stride {s} / pad {p}",
+                    extent=extent, interpolation="nearest")
+        _draw_footprints(ax, k, s, p, n_tokens)
         if show_coverage:
-            cover = np.zeros((H, W), dtype=int)
-            for i in range(_conv_out(H, k, s, p)):
-                for j in range(_conv_out(W, k, s, p)):
-                    y0, x0 = i * s - p, j * s - p
-                    cover[max(y0, 0) : max(y0 + k, 0), max(x0, 0) : max(x0 + k, 0)] += 1
+            cover = _coverage(H, W, k, s, p)
             axc = axes[1, col]
             axc.set_facecolor("0.8")
-            im = axc.imshow(cover, cmap="viridis", vmin=0.5, vmax=4.5, extent=extent, interpolation="nearest")
             shown = cover[max(int(lo), 0) : int(hi), max(int(lo), 0) : int(hi)]
-            axc.set_title(f"tokens reading each pixel: {shown.min()}–{shown.max()}", fontsize=9)
-            cb = fig.colorbar(im, ax=axc, fraction=0.046, pad=0.04, ticks=[1, 2, 3, 4])
-            cb.ax.tick_params(labelsize=7)
+            im = image_panel(axc, cover, f"tokens reading each pixel: {shown.min()}–{shown.max()}",
+                             cmap=VALUES_CMAP, vmin=0.5, vmax=4.5, extent=extent, interpolation="nearest")
+            add_colorbar(fig, im, axc, "tokens reading the pixel").set_ticks([1, 2, 3, 4])
         for a in axes[:, col]:
             a.set_xlim(lo, hi)
             a.set_ylim(hi, lo)
-            a.set_xticks([])
-            a.set_yticks([])
-    fig.tight_layout()
-    return fig
+    return finish_figure(fig)
+
+
+def _draw_footprints(ax, k: int, s: int, p: int, n_tokens: int) -> None:
+    """The ``k × k`` input squares of an ``n_tokens × n_tokens`` block of tokens, each with its centre."""
+    for i in range(n_tokens):
+        for j in range(n_tokens):
+            y0, x0 = i * s - p, j * s - p
+            c = SERIES_COLOURS[(i * n_tokens + j) % len(SERIES_COLOURS)]
+            ls = "-" if (i + j) % 2 == 0 else "--"
+            ax.add_patch(plt.Rectangle((x0 - 0.5, y0 - 0.5), k, k, fill=False, edgecolor=c, lw=1.8, ls=ls))
+            ax.plot(x0 + (k - 1) / 2, y0 + (k - 1) / 2, "o", ms=4, color=c, mec="white", mew=0.5)
+
+
+def _coverage(H: int, W: int, k: int, s: int, p: int) -> np.ndarray:
+    """``[H, W]``: how many tokens of a (kernel k, stride s, padding p) patch embedding read each pixel."""
+    cover = np.zeros((H, W), dtype=int)
+    for i in range(_conv_out(H, k, s, p)):
+        for j in range(_conv_out(W, k, s, p)):
+            y0, x0 = i * s - p, j * s - p
+            cover[max(y0, 0) : max(y0 + k, 0), max(x0, 0) : max(x0 + k, 0)] += 1
+    return cover
 
 
 def plot_token_grids(image, strides=(4, 8, 16, 32), titles=None, dpi: int = 90) -> Figure:
     """Draw the token grid of each encoder stage on ``image``: one cell per token, ``stride`` pixels wide.
 
     A stage with total stride ``s`` turns an ``H × W`` image into ``⌈H/s⌉ × ⌈W/s⌉`` tokens (MiT: s = 4, 8, 16,
-    32; SegFormer §3.1). Returns a Figure with one axis per stride.
+    32; SegFormer §3.1). Returns a Figure with one axis per stride. Each title ends with what is drawn — the
+    token grid of *this* image — also under ``titles`` of your own (which may speak of another input size).
 
     Taught in: notebooks/01_overlapping_patch_embed.ipynb
     """
@@ -103,22 +121,20 @@ def plot_token_grids(image, strides=(4, 8, 16, 32), titles=None, dpi: int = 90) 
     strides = [int(s) for s in strides]
     if not strides or min(strides) < 1:
         raise ValueError(f"plot_token_grids: strides must be positive integers, got {strides}")
-    fig, axes = plt.subplots(1, len(strides), figsize=(2.6 * len(strides), 2.8), dpi=dpi, squeeze=False)
+    fig, axes = new_figure(1, len(strides), panel=_panel(img.shape, 2.6, title_lines=2), dpi=dpi)
     for ax, s, t in zip(axes[0], strides, titles or [None] * len(strides)):
-        ax.imshow(img, extent=(0, W, H, 0), interpolation="nearest")
         h, w = -(-H // s), -(-W // s)  # ceil
-        lw = 0.4 if s < 8 else 0.8
+        drawn = f"stride {s}: {h}×{w} = {h * w} tokens"
+        image_panel(ax, img, drawn if t is None else f"{t}\n(drawn: {H}×{W} image, {h}×{w} tokens)",
+                    extent=(0, W, H, 0), interpolation="nearest")
+        lw = 0.5 if s < 8 else 1.0
         for y in range(0, h * s + 1, s):
             ax.axhline(y, color="white", lw=lw, alpha=0.8)
         for x in range(0, w * s + 1, s):
             ax.axvline(x, color="white", lw=lw, alpha=0.8)
         ax.set_xlim(0, W)
         ax.set_ylim(H, 0)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_title(t if t is not None else f"stride {s}: {h}×{w} = {h * w} tokens", fontsize=9)
-    fig.tight_layout()
-    return fig
+    return finish_figure(fig)
 
 
 def plot_attention_cost(sides, flops, memory, measured_flops=None, measured_memory=None, seconds=None,
@@ -136,15 +152,15 @@ def plot_attention_cost(sides, flops, memory, measured_flops=None, measured_memo
     Taught in: notebooks/02_efficient_self_attention.ipynb
     """
     sides = np.asarray(sides, dtype=float)
-    panels = [(flops, measured_flops, "FLOPs", "compute"), (memory, measured_memory, "bytes", "attention matrix memory")]
+    panels = [(flops, measured_flops, "FLOPs", "compute"),
+              (memory, measured_memory, "bytes", "attention matrix memory")]
     if seconds is not None:
         panels.append((None, seconds, "seconds", "measured time"))
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.4), dpi=dpi, squeeze=False)
+    fig, axes = new_figure(1, len(panels), panel=(3.6, 3.2), dpi=dpi, extra=1.6)
     rs = sorted(flops)
-    cmap = plt.get_cmap("viridis")
     for ax, (counted, measured, ylabel, title) in zip(axes[0], panels):
         for n, r in enumerate(rs):
-            c = cmap(n / max(len(rs) - 1, 1) * 0.85)
+            c = SERIES_COLOURS[n % len(SERIES_COLOURS)]
             if counted is not None:
                 vals = np.asarray(counted[r], dtype=float)
                 if vals.shape != sides.shape:
@@ -157,13 +173,11 @@ def plot_attention_cost(sides, flops, memory, measured_flops=None, measured_memo
                           label=f"R = {r}" if counted is None else None)
         ax.set_xticks(sides, [f"{s:g}" for s in sides])
         ax.xaxis.set_minor_locator(plt.NullLocator())
-        ax.set_xlabel("image side (pixels)")
-        ax.set_ylabel(ylabel)
-        ax.set_title(title, fontsize=10)
+        label_axes(ax, "image side (pixels)", ylabel, title)
         ax.grid(True, which="both", alpha=0.3)
-    axes[0, 0].legend(fontsize=8, title="line: formula, o: measured", title_fontsize=7)
-    fig.tight_layout()
-    return fig
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    place_legend(axes[0, -1], handles=handles, labels=labels, title="line: formula\no: measured")
+    return finish_figure(fig)
 
 
 def plot_attention_map(image, attention, query_yx, title=None, dpi: int = 90) -> Figure:
@@ -187,22 +201,17 @@ def plot_attention_map(image, attention, query_yx, title=None, dpi: int = 90) ->
     qy, qx = query_yx
     if not (0 <= qy < H and 0 <= qx < W):
         raise ValueError(f"plot_attention_map: query {query_yx} lies outside the {H}×{W} image")
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.4), dpi=dpi)
-    axes[0].imshow(img)
-    axes[0].set_title("image and query pixel", fontsize=9)
-    grey = img.mean(axis=-1)
-    axes[1].imshow(grey, cmap="gray", vmin=0, vmax=1)
-    im = axes[1].imshow(att, cmap="inferno", alpha=0.75, extent=(-0.5, W - 0.5, H - 0.5, -0.5),
+    fig, axes = new_figure(1, 2, panel=_panel(img.shape, 3.4), dpi=dpi, extra=0.8)
+    axes = axes[0]
+    image_panel(axes[0], img, "image and query pixel")
+    default = f"attention over {att.shape[0]}×{att.shape[1]} keys"
+    image_panel(axes[1], _grey_rgb(img), title if title is not None else default)
+    im = axes[1].imshow(att, cmap=VALUES_CMAP, alpha=0.75, extent=(-0.5, W - 0.5, H - 0.5, -0.5),
                         interpolation="nearest")
-    fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.04)
-    axes[1].set_title(title if title is not None else f"attention over {att.shape[0]}×{att.shape[1]} keys",
-                      fontsize=9)
+    add_colorbar(fig, im, axes[1], "attention weight of the key")
     for ax in axes:
         ax.plot(qx, qy, marker="*", ms=14, color="cyan", mec="black")
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    return fig
+    return finish_figure(fig)
 
 
 def _pca_rgb(feature: np.ndarray) -> np.ndarray:
@@ -242,21 +251,18 @@ def plot_stage_maps(image, features, titles=None, figsize=None, dpi: int = 80) -
     if titles is not None and len(titles) != len(maps):
         raise ValueError(f"plot_stage_maps: {len(titles)} titles for {len(maps)} feature maps; give one per map.")
     n = 1 + len(maps)
-    panel_h = 2.6 * img.shape[0] / img.shape[1] + 0.5  # panels 2.6 in wide, image aspect kept
-    fig, axes = plt.subplots(1, n, figsize=figsize or (2.6 * n, panel_h), dpi=dpi, squeeze=False)
+    if figsize is not None:
+        panel = (figsize[0] / n, figsize[1])
+    else:
+        panel = _panel(img.shape, 2.4)
+    fig, axes = new_figure(1, n, panel=panel, dpi=dpi)
     axes = axes[0]
-    axes[0].imshow(img)
-    axes[0].set_title(f"image {img.shape[0]}×{img.shape[1]}", fontsize=9)
+    image_panel(axes[0], img, f"image {img.shape[0]}×{img.shape[1]}")
     for i, f in enumerate(maps):
         C, h, w = f.shape
-        axes[i + 1].imshow(_pca_rgb(f), interpolation="nearest")
         label = titles[i] if titles is not None else f"{C}×{h}×{w}  (stride {img.shape[0] / h:g})"
-        axes[i + 1].set_title(label, fontsize=9)
-    for ax in axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    return fig
+        image_panel(axes[i + 1], _pca_rgb(f), label, interpolation="nearest")
+    return finish_figure(fig)
 
 
 def plot_param_breakdown(counts, title: str = "parameters", unit: float = 1e6, figsize=None,
@@ -277,44 +283,44 @@ def plot_param_breakdown(counts, title: str = "parameters", unit: float = 1e6, f
         for p in counts[m]:
             if p not in parts:
                 parts.append(p)
-    fig, ax = plt.subplots(figsize=figsize or (9.0, 0.5 * len(models) + 1.4), dpi=dpi)
+    fig, axes = new_figure(1, 1, panel=figsize or (9.0, 0.5 * len(models) + 1.4), dpi=dpi)
+    ax = axes[0, 0]
     left = np.zeros(len(models))
-    colours = plt.get_cmap("tab10")
     for j, p in enumerate(parts):
         vals = np.array([counts[m].get(p, 0) for m in models], dtype=np.float64) / unit
-        ax.barh(models, vals, left=left, color=colours(j % 10), label=p)
+        ax.barh(models, vals, left=left, color=SERIES_COLOURS[j % len(SERIES_COLOURS)], label=p)
         left += vals
     for i, total in enumerate(left):
-        ax.text(total, i, f" {total:.3g}", va="center", fontsize=8)
+        ax.text(total, i, f" {total:.3g}", va="center")
     ax.invert_yaxis()
     names = {1: "", 1e3: " (thousands)", 1e6: " (millions)", 1e9: " (billions)"}
-    ax.set_xlabel("parameters" + names.get(unit, f" (×{unit:g})"))
-    ax.set_title(title, fontsize=10)
+    label_axes(ax, "parameters" + names.get(unit, f" (×{unit:g})"), "model", title)
     ax.set_xlim(0, left.max() * 1.15)
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
-    fig.tight_layout()
-    return fig
+    place_legend(ax, title="part")
+    return finish_figure(fig)
 
 
-def plot_probe_scores(scores: dict, title: str = "linear probe on street-scene cells", dpi: int = 90) -> Figure:
+def plot_probe_scores(scores: dict, title: str = "linear probe on street-scene cells", dpi: int = 90,
+                      xlabel: str = "cells probed") -> Figure:
     """Grouped bars: ``scores[encoder][task] = accuracy %`` (e.g. random vs shipped on source / target cells).
+
+    ``xlabel`` names what the tasks are (default: the cells the probe classifies).
 
     Taught in: notebooks/08_feature_distance.ipynb
     """
     encoders = list(scores)
     tasks = list(next(iter(scores.values())))
-    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(tasks) * len(encoders) / 2, 2.8), dpi=dpi)
+    fig, axes = new_figure(1, 1, panel=(1.2 + 1.1 * len(tasks) * len(encoders), 3.0), dpi=dpi, extra=1.8)
+    ax = axes[0, 0]
     width = 0.8 / len(encoders)
     for k, enc in enumerate(encoders):
         xs = np.arange(len(tasks)) + (k - (len(encoders) - 1) / 2) * width
         vals = [scores[enc][t] for t in tasks]
-        bars = ax.bar(xs, vals, width, label=enc)
+        bars = ax.bar(xs, vals, width, label=enc, color=SERIES_COLOURS[k % len(SERIES_COLOURS)])
         for b, v in zip(bars, vals):
-            ax.text(b.get_x() + b.get_width() / 2, v + 1, f"{v:.0f}", ha="center", fontsize=8)
+            ax.text(b.get_x() + b.get_width() / 2, v + 1, f"{v:.0f}", ha="center")
     ax.set_xticks(np.arange(len(tasks)), tasks)
     ax.set_ylim(0, 105)
-    ax.set_ylabel("pixel accuracy (%)")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    return fig
+    label_axes(ax, xlabel, "pixel accuracy (%)", title)
+    place_legend(ax, title="encoder")
+    return finish_figure(fig)

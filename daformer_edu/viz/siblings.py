@@ -14,7 +14,22 @@ import torch
 from matplotlib.figure import Figure
 
 from ..data.classes import PALETTE
-from .common import _array, _image, _label, colorize, overlay
+from .common import (
+    FONT_SIZE,
+    SIGNED_CMAP,
+    _array,
+    _image,
+    _label,
+    _panel,
+    add_colorbar,
+    colorize,
+    finish_figure,
+    image_panel,
+    label_axes,
+    new_figure,
+    overlay,
+    place_legend,
+)
 
 __all__ = [
     "plot_covariance_matrices",
@@ -31,7 +46,7 @@ def plot_covariance_matrices(matrices: dict, vmax: float | None = None, dpi: int
     """``C × C`` (cross-)covariance matrices side by side, one axis each, one shared diverging colour scale.
 
     ``matrices``: ``{title: [C, C] array or tensor}`` (e.g. of the original and the style view of one
-    encoder stage). ``vmax`` defaults to the largest absolute entry.
+    encoder stage). ``vmax`` defaults to the largest absolute entry. One axis per matrix, then the colourbar's.
 
     Taught in: notebooks/10_domain_generalization.ipynb
     """
@@ -40,14 +55,11 @@ def plot_covariance_matrices(matrices: dict, vmax: float | None = None, dpi: int
     if not items:
         raise ValueError("plot_covariance_matrices: give at least one matrix")
     vmax = vmax or max(float(np.abs(m).max()) for _, m in items) or 1.0
-    fig, axes = plt.subplots(1, len(items), figsize=(2.8 * len(items), 2.8), dpi=dpi, squeeze=False)
+    fig, axes = new_figure(1, len(items), panel=(2.8, 2.9), dpi=dpi, extra=0.8)
     for ax, (title, m) in zip(axes[0], items):
-        ax.imshow(m, cmap="RdBu_r", vmin=-vmax, vmax=vmax)
-        ax.set_title(title, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    return fig
+        im = image_panel(ax, m, title, cmap=SIGNED_CMAP, vmin=-vmax, vmax=vmax)
+    add_colorbar(fig, im, list(axes[0]), "covariance (channel i, channel j)")
+    return finish_figure(fig)
 
 
 def plot_contrastive_samples(image, label, anchors, negatives=None, anchor_classes=None, title: str = "",
@@ -65,72 +77,68 @@ def plot_contrastive_samples(image, label, anchors, negatives=None, anchor_class
         colours = PALETTE[np.clip(np.asarray(anchor_classes, dtype=np.int64), 0, len(PALETTE) - 1)] / 255.0
     else:
         colours = "white"
-    fig, axes = plt.subplots(1, 2, figsize=(7.0, 2.6), dpi=dpi)
-    axes[0].imshow(_image(image))
-    axes[1].imshow(overlay(image, label, alpha))
+    img = _image(image)
+    fig, axes = new_figure(1, 2, panel=_panel(img.shape, 3.4), dpi=dpi, extra=1.2)
+    axes = axes[0]
+    image_panel(axes[0], img, title or "image")
+    image_panel(axes[1], overlay(image, label, alpha), "label")
     for ax in axes:
         ax.scatter(anchors[:, 1], anchors[:, 0], s=22, facecolors="none", edgecolors=colours, linewidths=1.2,
                    label="anchors")
         if negatives is not None and len(negatives):
             ax.scatter(negatives[:, 1], negatives[:, 0], s=18, marker="x", c="black", linewidths=1.0,
                        label="negatives")
-        ax.axis("off")
-    axes[0].set_title(title, fontsize=9)
-    axes[1].set_title("label", fontsize=9)
-    axes[1].legend(loc="lower right", fontsize=7, framealpha=0.8)
-    fig.tight_layout()
-    return fig
+    place_legend(axes[1])
+    return finish_figure(fig)
 
 
 def plot_correlation_volume(image, query, maps: dict, image_b=None, dpi: int = 90) -> Figure:
     """One slice of a correlation volume: the query point on ``image`` and, per entry of ``maps``
     (``title → [h, w]`` similarities of the query with every cell), a heat map over ``image_b``
-    (default: the same image). ``query`` is ``(y, x)`` in image pixels. 1 + len(maps) axes.
+    (default: the same image), with its colourbar. ``query`` is ``(y, x)`` in image pixels (outside the image: no
+    star). 1 + len(maps) image axes, then one colourbar per map.
 
     Taught in: notebooks/11_unsupervised_stego.ipynb
     """
     img = _image(image)
     img_b = img if image_b is None else _image(image_b)
-    fig, axes = plt.subplots(1, 1 + len(maps), figsize=(3.2 * (1 + len(maps)), 2.2), dpi=dpi, squeeze=False)
+    fig, axes = new_figure(1, 1 + len(maps), panel=_panel(img.shape, 3.2), dpi=dpi, extra=0.7 * len(maps))
     axes = axes[0]
-    axes[0].imshow(img)
+    image_panel(axes[0], img, "query point")
     axes[0].plot([query[1]], [query[0]], marker="*", color="white", markeredgecolor="black", markersize=14)
-    axes[0].set_title("query point", fontsize=9)
+    axes[0].set_xlim(-0.5, img.shape[1] - 0.5)  # the image's frame: a query outside it (none on this image) is
+    axes[0].set_ylim(img.shape[0] - 0.5, -0.5)  # not drawn, and does not shrink the picture
     H, W = img_b.shape[:2]
     for ax, (title, m) in zip(axes[1:], maps.items()):
-        m = _array(m).astype(np.float64)
-        ax.imshow(img_b)
-        im = ax.imshow(m, cmap="coolwarm", vmin=-1, vmax=1, alpha=0.7, extent=(-0.5, W - 0.5, H - 0.5, -0.5),
-                       interpolation="nearest")
-        ax.set_title(title, fontsize=9)
-        fig.colorbar(im, ax=ax, fraction=0.03)
-    for ax in axes:
-        ax.axis("off")
-    fig.tight_layout()
-    return fig
+        image_panel(ax, img_b, title)
+        im = ax.imshow(_array(m).astype(np.float64), cmap=SIGNED_CMAP, vmin=-1, vmax=1, alpha=0.7,
+                       extent=(-0.5, W - 0.5, H - 0.5, -0.5), interpolation="nearest")
+        add_colorbar(fig, im, ax, "cosine similarity with the query")
+    return finish_figure(fig)
 
 
 def plot_shift_effect(values: dict, shifts: dict, bins: int = 60, dpi: int = 90) -> Figure:
     """Histograms of centred feature correlations F^SC per pair kind (``values``: name → array) with each
-    kind's shift b (``shifts``: name → float) drawn as a line; the title gives the share of pairs b
-    attracts (F^SC > b, code similarity pushed up) — the rest are pushed towards orthogonal. One axis per kind.
+    kind's shift b (``shifts``: name → float or a list of them) drawn as a line; the legend over each axis names
+    the kind and gives the share of pairs each b attracts (F^SC > b, code similarity pushed up) — the rest are
+    pushed towards orthogonal. One axis per kind.
 
     Taught in: notebooks/11_unsupervised_stego.ipynb
     """
     names = list(values)
-    fig, axes = plt.subplots(1, len(names), figsize=(3.6 * len(names), 2.5), dpi=dpi, squeeze=False)
+    fig, axes = new_figure(1, len(names), panel=(3.6, 3.0), dpi=dpi)
     for ax, name in zip(axes[0], names):
         v = _array(values[name]).astype(np.float64).ravel()
         ax.hist(v, bins=bins, color="0.6")
-        titles = [name]
         bs = shifts.get(name, [])
         for b, colour in zip(bs if isinstance(bs, (list, tuple)) else [bs], ("tab:red", "tab:blue", "tab:green")):
             ax.axvline(b, color=colour, lw=2, label=f"b = {b:.2f}: attract {100 * float((v > b).mean()):.0f} %")
-        ax.legend(fontsize=7)
-        ax.set_xlabel("F^SC", fontsize=8)
-        ax.set_title(" ".join(titles), fontsize=9)
-    fig.tight_layout()
-    return fig
+        label_axes(ax, "F^SC", "pairs")
+        if ax.get_legend_handles_labels()[0]:
+            place_legend(ax, "above", title=name)  # the legend, over the axes, names the kind
+        else:
+            ax.set_title(name)
+    return finish_figure(fig)
 
 
 def plot_cluster_maps(images, clusters, matched, labels, num_clusters: int, dpi: int = 90) -> Figure:
@@ -140,19 +148,16 @@ def plot_cluster_maps(images, clusters, matched, labels, num_clusters: int, dpi:
     Taught in: notebooks/11_unsupervised_stego.ipynb
     """
     n = len(images)
-    fig, axes = plt.subplots(n, 4, figsize=(11, 1.6 * n + 0.4), dpi=dpi, squeeze=False)
+    first = _image(images[0])
+    fig, axes = new_figure(n, 4, panel=_panel(first.shape, 2.8), dpi=dpi)
+    titles = ("target val image", f"{num_clusters} clusters (ids arbitrary)", "Hungarian-matched", "ground truth")
     for i in range(n):
         cl = _label(clusters[i])
         panels = [_image(images[i]), plt.get_cmap("tab20")(cl % 20 / 19.0 if num_clusters > 1 else cl)[..., :3],
                   colorize(matched[i]), colorize(labels[i])]
         for j, p in enumerate(panels):
-            axes[i, j].imshow(p)
-            axes[i, j].axis("off")
-    for j, t in enumerate(("target val image", f"{num_clusters} clusters (ids arbitrary)", "Hungarian-matched",
-                           "ground truth")):
-        axes[0, j].set_title(t, fontsize=9)
-    fig.tight_layout()
-    return fig
+            image_panel(axes[i, j], p, titles[j] if i == 0 else None)
+    return finish_figure(fig)
 
 
 def format_setting_table(rows) -> str:
@@ -191,12 +196,12 @@ def plot_setting_table(rows, title: str = "same synthetic target val", dpi: int 
     cols = ("method", "miou", "acc", "uses", "preset", "seeds", "wall_s")
     heads = ("method", "mIoU %", "acc %", "may use", "preset / budget", "seeds", "wall s")
     cells = [[_setting_cell(r, c) for c in cols] for r in rows]
-    fig, ax = plt.subplots(figsize=(12, 0.38 * len(rows) + 0.9), dpi=dpi)
+    fig, axes = new_figure(1, 1, panel=(12.0, 0.34 * len(rows) + 0.9), dpi=dpi)
+    ax = axes[0, 0]
     ax.axis("off")
     tab = ax.table(cellText=cells, colLabels=heads, loc="center", cellLoc="left")
     tab.auto_set_font_size(False)
-    tab.set_fontsize(7.5)
+    tab.set_fontsize(FONT_SIZE)
     tab.auto_set_column_width(list(range(len(cols))))
-    ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    ax.set_title(title)
+    return finish_figure(fig)
