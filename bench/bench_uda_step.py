@@ -1,7 +1,8 @@
 """Seconds per DAFormer training iteration, and where they go.
 
     python bench/bench_uda_step.py                      # cpu-demo preset on this CPU
-    python bench/bench_uda_step.py --preset gpu-full    # MiT-B5, 512×512, bf16 on CUDA (+ peak GPU memory)
+    python bench/bench_uda_step.py --preset gpu-full    # MiT-B5, 512×512 on CUDA (+ peak GPU memory); --set amp=bf16
+    python bench/bench_uda_step.py --preset gpu-demo    # MiT-B0 from the embedded weights, 512×512 on CUDA
 
 Two passes over the same ``Trainer`` (nothing re-implemented: it times ``uda.step.daformer_step`` itself, on the
 trainer's networks):
@@ -273,7 +274,7 @@ def compare(names: list[str], preset: str, overrides: dict, iters: int, warm: in
 
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--preset", default="cpu-demo", choices=["cpu-demo", "gpu-full", "smoke"])
+    p.add_argument("--preset", default="cpu-demo", choices=["cpu-demo", "gpu-demo", "gpu-full", "smoke"])
     p.add_argument("--iters", type=int, default=None, help="timed iterations (default: 20 CPU, 50 GPU)")
     p.add_argument("--warmup", type=int, default=None, help="untimed iterations first (default: 3 CPU, 10 GPU)")
     p.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: the preset's)")
@@ -291,11 +292,11 @@ def main(argv=None) -> None:
     if args.interop_threads is not None:
         torch.set_num_interop_threads(args.interop_threads)
 
-    gpu = args.preset == "gpu-full"
+    gpu = args.preset.startswith("gpu-")
     iters = args.iters or (50 if gpu else 20)
     warm = args.warmup if args.warmup is not None else (10 if gpu else 3)
     if gpu and not torch.cuda.is_available():
-        sys.exit("bench_uda_step: --preset gpu-full needs CUDA (torch.cuda.is_available() is False)")
+        sys.exit(f"bench_uda_step: --preset {args.preset} needs CUDA (torch.cuda.is_available() is False)")
     overrides = dict(mode=args.mode, out=None, progress=False, iterations=10 * (iters + warm) + 10,
                      eval_interval=0, checkpoint_interval=0)
     if args.workers is not None:
