@@ -38,6 +38,7 @@ from typing import Any
 
 import torch
 
+from .hub import is_hub_reference, parse_hub_reference
 from .models.embedded import EMBEDDED_WEIGHTS
 from .models.segmentor import DEFAULT_HEAD_INIT, ENCODERS, HEAD_INITS, HEADS
 
@@ -154,6 +155,7 @@ class TrainConfig:
     out: str | None = _free("runs/daformer")  # output folder (None: no files at all, e.g. in a benchmark)
     resume: str | None = _free(None)  # a checkpoint file or run folder to continue from
     progress: bool = _free(True)  # tqdm progress bar
+    tensorboard: bool = _free(False)  # also write TensorBoard events into out/tensorboard/ (pip install -e ".[tensorboard]")
 
     def __post_init__(self):
         self.image_size = tuple(self.image_size)
@@ -257,6 +259,8 @@ def _validate(cfg: TrainConfig) -> None:
     if cfg.pretrained == "embedded" and cfg.encoder not in EMBEDDED_WEIGHTS:
         raise ValueError(f"TrainConfig: encoder={cfg.encoder!r} with pretrained='embedded': the package ships "
                          f"embedded weights for {sorted(EMBEDDED_WEIGHTS)} only; use one of those or a weights file")
+    if is_hub_reference(cfg.pretrained):
+        parse_hub_reference(cfg.pretrained)  # a malformed hf: reference fails here; its download, when the run starts
     if not (cfg.device in ("auto", "cpu") or cfg.device.startswith("cuda")):
         raise ValueError(f"TrainConfig: device={cfg.device!r} is not valid; choose 'auto', 'cpu', 'cuda' or 'cuda:N'")
 
@@ -352,6 +356,7 @@ LEGACY_FIELDS: dict[str, tuple[str, dict]] = {
 _LEGACY_DEFAULTS: dict[str, Any] = dict(
     per_image_qt=True, classmix_batch_pool=False, augment_coins_per_batch=False, fd_per_image=False,
     rcs_fc_all_pixels=False, teacher_train_mode=True, jitter_form="torchvision", photometric_distortion=False,
+    tensorboard=False,
 )
 
 

@@ -33,6 +33,7 @@ from .config import MODES, PRESET_NAMES, PRESETS, TrainConfig, make_config, pars
 from .config import upgrade_config_dict
 from .data.io import DatasetError
 from .models.weights import EncoderWeightsError, SegmentorWeightsError
+from .tensorboard import TensorBoardUnavailableError
 from .trainer import NonFiniteLossError, Trainer
 
 __all__ = ["MODES", "PRESETS", "TrainConfig", "make_config", "resolve_auto_preset", "NonFiniteLossError", "Trainer",
@@ -40,7 +41,7 @@ __all__ = ["MODES", "PRESETS", "TrainConfig", "make_config", "resolve_auto_prese
 
 # The errors a user can act on: printed as one line by the command line (a programming error keeps its traceback).
 USER_ERRORS = (ValueError, FileNotFoundError, DatasetError, CheckpointError, NonFiniteLossError, EncoderWeightsError,
-               SegmentorWeightsError)
+               SegmentorWeightsError, TensorBoardUnavailableError)
 
 
 def train(config: TrainConfig | None = None, **overrides) -> dict[str, Any]:

@@ -37,7 +37,9 @@ from .config import TrainConfig, free_on_resume, upgrade_config_dict
 from .data.classes import IGNORE_INDEX
 from .data.factory import build_datasets, build_rcs_sampler, class_table
 from .data.stream import CropStream, crop_loader
+from .hub import check_pretrained_available, is_hub_reference
 from .models import build_segmentor
+from .tensorboard import TensorBoardLogger, check_tensorboard_available
 from .uda.ema import preserved_buffers
 from .uda.fd import frozen_copy
 from .uda.schedule import param_groups
@@ -89,6 +91,14 @@ def _build_networks(cfg: TrainConfig, num_classes: int, device: torch.device, ra
     return Networks(student=student, model=model, optimizer=optimizer, teacher=teacher, imagenet_encoder=imagenet)
 
 
+def _check_before_the_data(cfg: TrainConfig, writes: bool) -> None:
+    """What can fail in one line before minutes of data preparation: Hub weights offline, TensorBoard missing."""
+    if is_hub_reference(cfg.pretrained):
+        check_pretrained_available(cfg.pretrained)  # offline and not cached: say how to download it by hand
+    if cfg.tensorboard and writes:
+        check_tensorboard_available()
+
+
 def _check_same_run(saved_config: dict, config: TrainConfig) -> None:
     """A checkpoint resumes only the run it was made by: every field but the ``free_on_resume`` ones must match."""
     saved, now = upgrade_config_dict(saved_config), asdict(config)
@@ -130,6 +140,8 @@ class Trainer:
             dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
         self.device = _device(cfg, local_rank)
         self.out = Path(cfg.out) if cfg.out is not None and self.rank == 0 else None
+        _check_before_the_data(cfg, writes=self.out is not None)
+        self._tb = None  # the TensorBoard logger while fit() runs (rank 0, tensorboard=True)
         self.datasets = build_datasets(cfg)
         self.classes = class_table(self.datasets)  # K, names, things: the source's table (= the target's)
         _seed_global_rngs(cfg.seed)
@@ -271,8 +283,13 @@ class Trainer:
     def _evaluate_and_log(self) -> dict:
         result = self.evaluate()
         self._log({"iteration": self.iteration, "split": "val", **result})
+        if self._tb:
+            self._tb.log_eval(self.iteration, result)
         if self.config.mode == "uda" and self.config.snapshot_images:
             self._snapshot()
+            if self._tb:
+                snap = self.snapshots[self.iteration]
+                self._tb.log_snapshot(self.iteration, snap["labels"], self.classes, snap["q_t"])
         self.last_eval = result
         return result
 
@@ -281,6 +298,8 @@ class Trainer:
         cfg, it = self.config, self.iteration
         if it % cfg.log_interval == 0 or it == cfg.iterations:
             self._log({"iteration": it, "split": "train", **log})
+            if self._tb:
+                self._tb.log_train(it, log)
         bar.update(1)
         bar.set_postfix({"loss": f"{log['loss']:.3f}", "lr": f"{log['lr']:.2e}",
                          **({"q_T": f"{log['q_t']:.2f}"} if "q_t" in log else {})}, refresh=False)
@@ -309,6 +328,7 @@ class Trainer:
         end = cfg.iterations if stop_at is None else min(stop_at, cfg.iterations)
         if self.out is not None:
             _prepare_run_folder(self.out, self.iteration, self.config)
+            self._tb = TensorBoardLogger(self.out, resumed_at=self.iteration) if cfg.tensorboard else None
         loaders = {k: iter(crop_loader(s, self.iteration, cfg.iterations, cfg.batch_size, self.rank, cfg.num_workers,
                                        self.device.type == "cuda")) for k, s in self.streams.items()
                    if k == "source" or cfg.mode == "uda"}
@@ -329,6 +349,9 @@ class Trainer:
                 self.wall_time = self._wall_before + time.perf_counter() - self._wall_start
         finally:
             bar.close()
+            if self._tb:
+                self._tb.close()
+                self._tb = None
         return {"iteration": self.iteration, "stopped": True} if self.iteration < cfg.iterations else self._finish()
 
     def _finish(self) -> dict[str, Any]:

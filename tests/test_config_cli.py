@@ -95,7 +95,7 @@ def test_parse_overrides_types_and_errors():
 
 def test_free_on_resume_is_marked_on_the_fields():
     assert free_on_resume() == {"preset", "num_workers", "head_init", "device", "eval_interval", "checkpoint_interval",
-                                "log_interval", "snapshot_images", "out", "resume", "progress"}
+                                "log_interval", "snapshot_images", "out", "resume", "progress", "tensorboard"}
 
 
 def tiny(out, **kw):
@@ -214,3 +214,31 @@ def test_auto_on_cuda_starts_from_pretrained_weights(monkeypatch):
     assert real.preset == "gpu-full" and real.encoder == "mit_b5"
     monkeypatch.setattr(config_mod.torch.cuda, "is_available", lambda: False)
     assert make_config("auto", out=None).preset == "cpu-demo"
+
+
+def test_tensorboard_events_mirror_the_log(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    trainer = Trainer(tiny(tmp_path / "run", iterations=2, eval_interval=2, tensorboard=True, log_interval=1))
+    trainer.fit()
+    events = EventAccumulator(str(tmp_path / "run" / "tensorboard"), size_guidance={"images": 0}).Reload()
+    log = [r for r in trainer.history if r["split"] == "train"]
+    losses = events.Scalars("train/loss")
+    assert [e.step for e in losses] == [1, 2]
+    assert [e.value for e in losses] == pytest.approx([r["loss"] for r in log], rel=1e-6)   # float32 in the file
+    assert [e.step for e in events.Scalars("val/miou")] == [2]
+    assert events.Scalars("val/miou")[0].value == pytest.approx(trainer.history[-1]["miou"], rel=1e-6)
+    assert any(tag.startswith("snapshots/") for tag in events.Tags()["images"])
+
+
+def test_weights_from_the_hub_offline_fail_before_the_data(tmp_path, monkeypatch, capsys):
+    import daformer_edu.trainer as trainer_mod
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf" / "hub"))
+    monkeypatch.setattr(trainer_mod, "build_datasets", lambda cfg: pytest.fail("the data were prepared first"))
+    line = _run_cli_expecting_error(["--preset", "smoke", "--out", str(tmp_path / "run"), "--set",
+                                     "pretrained=hf:nvidia/mit-b0"], capsys)
+    assert "hf:nvidia/mit-b0" in line and "pretrained=" in line and "download" in line

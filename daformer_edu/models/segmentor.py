@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..hub import is_hub_reference, resolve_pretrained
 from . import mit
 from .heads import DAFormerHead, SegFormerHead, init_head_like_mmcv
 from .embedded import load_embedded_weights
@@ -64,6 +65,21 @@ class EncoderDecoder(nn.Module):
         return self.decode(self.extract_features(x), x.shape[-2:])
 
 
+def _load_pretrained(enc: nn.Module, encoder, pretrained, pretrained_format: str | None) -> None:
+    """The encoder's starting weights: embedded, from the Hub, from a file or state dict, or random (with a warning)."""
+    if pretrained == "embedded":
+        # the package's own "ImageNet" weights (models/embedded.py), by encoder name
+        if not isinstance(encoder, str):
+            raise ValueError("build_segmentor: pretrained='embedded' needs the encoder by name, e.g. 'mit_b0'.")
+        load_encoder_weights(enc, load_embedded_weights(encoder), format="mit")
+    elif is_hub_reference(pretrained):  # "hf:nvidia/mit-b5": downloaded once into the Hugging Face cache
+        load_encoder_weights(enc, resolve_pretrained(pretrained), format=pretrained_format)
+    elif pretrained is not None:
+        load_encoder_weights(enc, pretrained, format=pretrained_format)
+    else:
+        _warn_training_from_scratch("build_segmentor")
+
+
 def build_segmentor(
     encoder: str | nn.Module = "mit_b5",
     head: str | nn.Module = "daformer",
@@ -108,15 +124,7 @@ def build_segmentor(
     else:
         raise TypeError(f"build_segmentor: encoder must be a name or an nn.Module, got {type(encoder).__name__}.")
 
-    if pretrained == "embedded":
-        # the package's own "ImageNet" weights (models/embedded.py), by encoder name
-        if not isinstance(encoder, str):
-            raise ValueError("build_segmentor: pretrained='embedded' needs the encoder by name, e.g. 'mit_b0'.")
-        load_encoder_weights(enc, load_embedded_weights(encoder), format="mit")
-    elif pretrained is not None:
-        load_encoder_weights(enc, pretrained, format=pretrained_format)
-    else:
-        _warn_training_from_scratch("build_segmentor")
+    _load_pretrained(enc, encoder, pretrained, pretrained_format)
 
     if isinstance(head, str):
         if head not in _HEADS:

@@ -258,8 +258,9 @@ def _read(source: str | os.PathLike | Mapping) -> Mapping[str, torch.Tensor]:
         path = os.fspath(source)
         if not os.path.isfile(path):
             raise FileNotFoundError(
-                f"load_encoder_weights: no file at {path!r}. Download the ImageNet MiT weights yourself (this package "
-                "never downloads) and pass the local path, or pass pretrained=None to train from scratch."
+                f"load_encoder_weights: no file at {path!r}. Pass the path of ImageNet MiT weights you downloaded, or "
+                "'hf:nvidia/mit-b5' (any nvidia/mit-b*) to fetch them from the Hugging Face Hub, or None to train from "
+                "scratch."
             )
         if path.endswith(".safetensors"):
             from safetensors.torch import load_file  # shipped with transformers
