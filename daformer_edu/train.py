@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -32,6 +31,7 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .config import MODES, PRESET_NAMES, PRESETS, TrainConfig, make_config, parse_overrides, resolve_auto_preset
 from .config import upgrade_config_dict
 from .data.io import DatasetError
+from .evaluate import one_line
 from .models.weights import EncoderWeightsError, SegmentorWeightsError
 from .tensorboard import TensorBoardUnavailableError
 from .trainer import NonFiniteLossError, Trainer
@@ -94,17 +94,6 @@ def _config_from_args(args: argparse.Namespace) -> TrainConfig:
     return make_config(preset, **overrides)
 
 
-def _one_line(err: BaseException) -> str:
-    """The message of ``err`` on one line (an error re-raised from a DataLoader worker carries its traceback)."""
-    text = str(err).strip()
-    if "Original Traceback" in text:  # torch's ExceptionWrapper: the original message ends the traceback
-        lines = text.splitlines()
-        starts = [i for i, line in enumerate(lines) if re.match(rf"[\w.]*{type(err).__name__}: ", line)]
-        if starts:
-            text = "\n".join(lines[starts[-1]:]).split(": ", 1)[1]
-    return " ".join(text.split())
-
-
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """``python -m daformer_edu.train``: parse the command line, run, print the final mIoU."""
     p = _parser()
@@ -113,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         config = _config_from_args(args)
         result = Trainer(config).fit()
     except USER_ERRORS as err:
-        p.exit(2, f"{p.prog}: error: {_one_line(err)}\n")
+        p.exit(2, f"{p.prog}: error: {one_line(err)}\n")
     if int(os.environ.get("RANK", "0")) == 0:
         print(f"{config.mode} ({config.preset}, seed {config.seed}): target mIoU {result['final_miou']:.2f} "
               f"after {result['iterations']} iterations in {result['wall_time_s']:.0f} s → {config.out}/metrics.json")
