@@ -44,6 +44,7 @@ IGNORED = {
     ("05_pseudo_label_weighting.ipynb", "f9ef290b"): TRAINING + " (05: L_T of the trained student)",
     ("05_pseudo_label_weighting.ipynb", "e51cc0a1"): TRAINING + " (05: losses of a DACS step on the trained networks)",
     ("05_pseudo_label_weighting.ipynb", "aff3af2c"): WIDGET,
+    ("05_pseudo_label_weighting.ipynb", "x05-exp1-run"): TRAINING + " (05: L_T of the trained student under three weightings)",
     ("06_rare_class_sampling.ipynb", "c2b97aff"): MEASUREMENT + " (the notebook's running time)",
     ("06_rare_class_sampling.ipynb", "6f40580a"): WIDGET,
     ("07_thing_mask_pooling.ipynb", "8fc10d3d"): WIDGET,
