@@ -17,7 +17,6 @@ Taught in: notebooks/09_full_uda.ipynb
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import random
@@ -39,13 +38,14 @@ from .data.factory import build_datasets, build_rcs_sampler, class_table
 from .data.stream import CropStream, crop_loader
 from .hub import check_pretrained_available, is_hub_reference
 from .models import build_segmentor
-from .tensorboard import TensorBoardLogger, check_tensorboard_available
+from .runlog import RunLog
+from .tensorboard import check_tensorboard_available
 from .uda.ema import preserved_buffers
 from .uda.fd import frozen_copy
 from .uda.schedule import param_groups
 from .uda.step import Networks, NonFiniteLossError, autocast, daformer_step, teacher_pseudo_labels
 
-__all__ = ["Trainer", "NonFiniteLossError"]
+__all__ = ["Trainer", "NonFiniteLossError", "evaluate_student"]
 
 
 def _dist_info() -> tuple[int, int, int]:
@@ -99,27 +99,62 @@ def _check_before_the_data(cfg: TrainConfig, writes: bool) -> None:
         check_tensorboard_available()
 
 
+def _norm(value):
+    """Tuples as lists: a configuration read back from JSON has lists where the dataclass has tuples."""
+    return list(value) if isinstance(value, tuple) else value
+
+
 def _check_same_run(saved_config: dict, config: TrainConfig) -> None:
     """A checkpoint resumes only the run it was made by: every field but the ``free_on_resume`` ones must match."""
     saved, now = upgrade_config_dict(saved_config), asdict(config)
-    norm = (lambda v: list(v) if isinstance(v, tuple) else v)
-    diff = {k: (saved.get(k), v) for k, v in now.items() if k not in free_on_resume() and norm(saved.get(k)) != norm(v)}
+    diff = {k: (saved.get(k), v) for k, v in now.items() if k not in free_on_resume() and _norm(saved.get(k)) != _norm(v)}
     if diff:
         raise ValueError("resume: the checkpoint was made with a different configuration; differing fields "
                          "(checkpoint, now): " + ", ".join(f"{k}={a!r} vs {b!r}" for k, (a, b) in diff.items()))
 
 
-def _prepare_run_folder(out: Path, iteration: int, config: TrainConfig) -> None:
-    """Make the run folder; a new run writes ``config.json``, a resumed one drops the log lines written after its
-    checkpoint (the killed run's last iterations)."""
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / "log.jsonl"
-    if iteration == 0:
-        path.unlink(missing_ok=True)
-        (out / "config.json").write_text(json.dumps(asdict(config), indent=2) + "\n")
-    elif path.exists():
-        lines = [ln for ln in path.read_text().splitlines() if ln and json.loads(ln)["iteration"] <= iteration]
-        path.write_text("".join(ln + "\n" for ln in lines))
+@torch.no_grad()
+def evaluate_student(model: nn.Module, val, classes, config: TrainConfig, device: torch.device) -> dict[str, Any]:
+    """The student on target val: ``{"miou": %, "per_class_iou": {class: % or None}}`` (+ ``miou_16`` for Synthia).
+
+    mmseg's protocol (every DAFormer config: ``test_cfg=dict(mode='whole')``): whole-image inference on the image
+    resized to ``image_size``, logits resized (bilinear) to the full-resolution label, one confusion matrix over the
+    val set (``metrics.evaluate``). With ``source="synthia"`` the result also holds ``miou_16``, the mean over the 16
+    classes Synthia annotates.
+
+    Taught in: notebooks/09_full_uda.ipynb
+    """
+    from . import metrics
+    from .data.classes import SYNTHIA_16
+
+    was_training = model.training
+    model.eval()
+    with autocast(config, device):
+        result = metrics.evaluate(model, val, len(classes), device, batch_size=config.batch_size, progress=False)
+    model.train(was_training)
+    out = {"miou": round(result["miou"], 3),  # percent
+           "per_class_iou": {n: (None if v is None or math.isnan(v) else round(v, 3))
+                             for n, v in zip(classes.names, result["iou"])}}
+    if config.source == "synthia":
+        out["miou_16"] = round(100.0 * metrics.mean_iou(result["confusion"], SYNTHIA_16), 3)
+    return out
+
+
+def _final_metrics(trainer: Trainer, final: dict) -> dict[str, Any]:
+    """``metrics.json``: the last evaluation, the run's identity, its times and books, and its configuration."""
+    cfg = trainer.config
+    result = {
+        "final_miou": final["miou"], "per_class_iou": final["per_class_iou"], "mode": cfg.mode,
+        "preset": cfg.preset, "seed": cfg.seed, "iterations": trainer.iteration,
+        "wall_time_s": round(trainer.wall_time, 2), "train_time_s": round(trainer.train_time, 2),
+        "seconds_per_iteration": round(trainer.train_time / max(trainer.iteration, 1), 4),
+        "device": str(trainer.device), "world_size": trainer.world_size,
+        "rcs_class_draws": trainer.class_draws.tolist(), "source_class_pixels": trainer.source_pixels.tolist(),
+        "config": asdict(cfg),
+    }
+    if "miou_16" in final:  # Synthia → Cityscapes: the 16-class mIoU as well
+        result["final_miou_16"] = final["miou_16"]
+    return result
 
 
 class Trainer:
@@ -141,9 +176,9 @@ class Trainer:
         self.device = _device(cfg, local_rank)
         self.out = Path(cfg.out) if cfg.out is not None and self.rank == 0 else None
         _check_before_the_data(cfg, writes=self.out is not None)
-        self._tb = None  # the TensorBoard logger while fit() runs (rank 0, tensorboard=True)
         self.datasets = build_datasets(cfg)
         self.classes = class_table(self.datasets)  # K, names, things: the source's table (= the target's)
+        self.log = RunLog(self.out, cfg, self.classes)  # log.jsonl, history, snapshots, TensorBoard
         _seed_global_rngs(cfg.seed)
         self.networks = _build_networks(cfg, len(self.classes), self.device, self.rank)
         # The labelled stream: source crops (target crops with labels for the oracle), RCS-sampled when asked.
@@ -153,8 +188,6 @@ class Trainer:
                         "target": CropStream(self.datasets["target"], cfg.seed, 1)}
         self.generator = torch.Generator().manual_seed(cfg.seed * 1000 + self.rank)  # ClassMix, augmentation
         self.iteration = 0  # iterations completed
-        self.history: list[dict] = []
-        self.snapshots: dict[int, dict[str, torch.Tensor]] = {}
         self.class_draws = torch.zeros(len(self.classes), dtype=torch.long)  # RCS draws per class
         self.source_pixels = torch.zeros(len(self.classes), dtype=torch.long)  # labelled pixels seen per class
         self.wall_time = 0.0  # seconds in fit(), evaluation and checkpoints included (summed over resumes)
@@ -168,6 +201,8 @@ class Trainer:
     teacher = property(lambda self: self.networks.teacher, doc="The mean teacher (uda), else None.")
     imagenet_encoder = property(lambda self: self.networks.imagenet_encoder, doc="The frozen encoder of FD, or None.")
     optimizer = property(lambda self: self.networks.optimizer, doc="AdamW over the student's parameter groups.")
+    history = property(lambda self: self.log.history, doc="Every log record of the run, as dicts.")
+    snapshots = property(lambda self: self.log.snapshots, doc="The teacher's pseudo-labels at each evaluation.")
 
     # -- one iteration -------------------------------------------------------------------------------
     def batches(self, t: int) -> tuple[dict, dict | None]:
@@ -194,32 +229,12 @@ class Trainer:
         return log
 
     # -- evaluation ----------------------------------------------------------------------------------
-    @torch.no_grad()
     def evaluate(self) -> dict[str, Any]:
-        """Student on target val: ``{"miou": %, "per_class_iou": {class: % or None}}`` (+ ``miou_16`` for Synthia).
-
-        mmseg's protocol (every DAFormer config: ``test_cfg=dict(mode='whole')``): whole-image inference on the
-        image resized to ``image_size``, logits resized (bilinear) to the full-resolution label, one confusion
-        matrix over the val set (``metrics.evaluate``). With ``source="synthia"`` the result also holds
-        ``miou_16``, the mean over the 16 classes Synthia annotates.
+        """The student on target val (``evaluate_student``): mIoU and per-class IoU in percent.
 
         Taught in: notebooks/09_full_uda.ipynb
         """
-        from . import metrics
-        from .data.classes import SYNTHIA_16
-
-        was_training = self.model.training
-        self.model.eval()
-        with autocast(self.config, self.device):
-            result = metrics.evaluate(self.model, self.datasets["val"], len(self.classes), self.device,
-                                      batch_size=self.config.batch_size, progress=False)
-        self.model.train(was_training)
-        out = {"miou": round(result["miou"], 3),  # percent
-               "per_class_iou": {n: (None if v is None or math.isnan(v) else round(v, 3))
-                                 for n, v in zip(self.classes.names, result["iou"])}}
-        if self.config.source == "synthia":
-            out["miou_16"] = round(100.0 * metrics.mean_iou(result["confusion"], SYNTHIA_16), 3)
-        return out
+        return evaluate_student(self.model, self.datasets["val"], self.classes, self.config, self.device)
 
     def teacher_pseudo_labels(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """The training teacher's pseudo-labels and weights for normalised target images ``[B, 3, H, W]``.
@@ -237,7 +252,7 @@ class Trainer:
         val = self.datasets["val"]
         images = torch.stack([val[i]["image"] for i in range(min(self.config.snapshot_images, len(val)))])
         labels, weight = self.teacher_pseudo_labels(images)  # [n, H, W], [n, H, W]
-        self.snapshots[self.iteration] = {"labels": labels.cpu().to(torch.uint8), "q_t": weight.amax(dim=(1, 2)).cpu()}
+        self.log.snapshot(self.iteration, labels.cpu().to(torch.uint8), weight.amax(dim=(1, 2)).cpu())
 
     # -- checkpoints ---------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -263,7 +278,8 @@ class Trainer:
             self.teacher.load_state_dict(state["teacher"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.class_draws, self.source_pixels = state["class_draws"].clone(), state["source_pixels"].clone()
-        self.iteration, self.history, self.snapshots = int(state["iteration"]), list(state["history"]), dict(state["snapshots"])
+        self.iteration = int(state["iteration"])
+        self.log.history[:], self.log.snapshots = list(state["history"]), dict(state["snapshots"])
         self.wall_time, self.train_time = float(state["wall_time"]), float(state["train_time"])
         set_rng_state(state["rng"], {"classmix": self.generator})
 
@@ -274,22 +290,11 @@ class Trainer:
         return self.last_checkpoint
 
     # -- the loop ------------------------------------------------------------------------------------
-    def _log(self, record: dict) -> None:
-        self.history.append(record)
-        if self.out is not None:
-            with open(self.out / "log.jsonl", "a") as f:
-                f.write(json.dumps(record) + "\n")
-
     def _evaluate_and_log(self) -> dict:
         result = self.evaluate()
-        self._log({"iteration": self.iteration, "split": "val", **result})
-        if self._tb:
-            self._tb.log_eval(self.iteration, result)
+        self.log.evaluation(self.iteration, result)
         if self.config.mode == "uda" and self.config.snapshot_images:
             self._snapshot()
-            if self._tb:
-                snap = self.snapshots[self.iteration]
-                self._tb.log_snapshot(self.iteration, snap["labels"], self.classes, snap["q_t"])
         self.last_eval = result
         return result
 
@@ -297,9 +302,7 @@ class Trainer:
         """Log, evaluate and checkpoint as the intervals say (after iteration ``self.iteration``)."""
         cfg, it = self.config, self.iteration
         if it % cfg.log_interval == 0 or it == cfg.iterations:
-            self._log({"iteration": it, "split": "train", **log})
-            if self._tb:
-                self._tb.log_train(it, log)
+            self.log.train(it, log)
         bar.update(1)
         bar.set_postfix({"loss": f"{log['loss']:.3f}", "lr": f"{log['lr']:.2e}",
                          **({"q_T": f"{log['q_t']:.2f}"} if "q_t" in log else {})}, refresh=False)
@@ -326,9 +329,7 @@ class Trainer:
 
         cfg = self.config
         end = cfg.iterations if stop_at is None else min(stop_at, cfg.iterations)
-        if self.out is not None:
-            _prepare_run_folder(self.out, self.iteration, self.config)
-            self._tb = TensorBoardLogger(self.out, resumed_at=self.iteration) if cfg.tensorboard else None
+        self.log.start(self.iteration)
         loaders = {k: iter(crop_loader(s, self.iteration, cfg.iterations, cfg.batch_size, self.rank, cfg.num_workers,
                                        self.device.type == "cuda")) for k, s in self.streams.items()
                    if k == "source" or cfg.mode == "uda"}
@@ -349,26 +350,10 @@ class Trainer:
                 self.wall_time = self._wall_before + time.perf_counter() - self._wall_start
         finally:
             bar.close()
-            if self._tb:
-                self._tb.close()
-                self._tb = None
+            self.log.close()
         return {"iteration": self.iteration, "stopped": True} if self.iteration < cfg.iterations else self._finish()
 
     def _finish(self) -> dict[str, Any]:
-        cfg = self.config
-        final = self.last_eval if self.last_eval is not None else self.evaluate()
-        result = {
-            "final_miou": final["miou"], "per_class_iou": final["per_class_iou"], "mode": cfg.mode,
-            "preset": cfg.preset, "seed": cfg.seed, "iterations": self.iteration,
-            "wall_time_s": round(self.wall_time, 2), "train_time_s": round(self.train_time, 2),
-            "seconds_per_iteration": round(self.train_time / max(self.iteration, 1), 4),
-            "device": str(self.device), "world_size": self.world_size,
-            "rcs_class_draws": self.class_draws.tolist(), "source_class_pixels": self.source_pixels.tolist(),
-            "config": asdict(cfg),
-        }
-        if "miou_16" in final:  # Synthia → Cityscapes: the 16-class mIoU as well
-            result["final_miou_16"] = final["miou_16"]
-        if self.out is not None:
-            (self.out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
-            torch.save(self.snapshots, self.out / "snapshots.pt")
+        result = _final_metrics(self, self.last_eval if self.last_eval is not None else self.evaluate())
+        self.log.finish(result)
         return result
