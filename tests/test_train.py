@@ -106,7 +106,7 @@ def test_non_finite_loss_stops_with_iteration_and_term_and_keeps_the_checkpoint(
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        (dict(preset="gpu-ful"), ValueError, r"unknown preset 'gpu-ful'.*'gpu-full', 'gpu-demo', 'cpu-demo', 'smoke', 'cpu-long', 'auto'"),
+        (dict(preset="gpu-ful"), ValueError, r"unknown preset 'gpu-ful'.*'gpu-full', 'cpu-demo', 'gpu-demo', 'smoke', 'cpu-long', 'auto'"),
         (dict(preset="smoke", mode="adapt"), ValueError, r"mode='adapt'.*'source-only', 'uda', 'oracle'"),
         (dict(preset="smoke", iterations=-5), ValueError, r"iterations=-5 must be a positive integer"),
         (dict(preset="smoke", encoder="mit_b9"), ValueError, r"encoder='mit_b9'.*'mit_b0'"),
