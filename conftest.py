@@ -6,6 +6,7 @@ there instead of ``runs/`` in the checkout; the kernels nbval starts inherit the
 when pytest starts and removed when it ends (a ``smoke`` run of notebook 09 leaves checkpoints behind), unless
 the variable was already set, in which case that folder is used and kept.
 """
+
 import os
 import shutil
 import tempfile

@@ -14,6 +14,7 @@ over the seeds that finished, and each seed's value; the JSON also keeps every r
 is printed and written to ``--out/ablation.md`` and
 ``--out/ablation.json``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,13 +61,17 @@ def run_one(preset: str, variant: str, seed: int, out: Path, extra: dict) -> dic
         return json.loads(done.read_text())
     mode, overrides = VARIANTS[variant]
     resume = str(folder) if (folder / "checkpoint.pt").exists() else None
-    cfg = make_config(preset, **{**extra, **overrides, "mode": mode, "seed": seed, "out": str(folder), "resume": resume})
+    cfg = make_config(
+        preset, **{**extra, **overrides, "mode": mode, "seed": seed, "out": str(folder), "resume": resume}
+    )
     t = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = Trainer(cfg).fit()
-    print(f"{variant:<14} seed {seed}: target mIoU {result['final_miou']:6.2f}  ({time.perf_counter() - t:.0f} s)",
-          flush=True)
+    print(
+        f"{variant:<14} seed {seed}: target mIoU {result['final_miou']:6.2f}  ({time.perf_counter() - t:.0f} s)",
+        flush=True,
+    )
     return result
 
 
@@ -103,8 +108,9 @@ def main(argv=None) -> None:
     p.add_argument("--variants", nargs="+", default=DEFAULT, choices=list(VARIANTS))
     p.add_argument("--iterations", type=int, default=None, help="override the preset's iterations")
     p.add_argument("--out", default=None, help="default: runs/ablate-<preset>")
-    p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
-                   help="overrides for every run, e.g. device=cuda amp=fp32")
+    p.add_argument(
+        "--set", nargs="*", default=[], metavar="FIELD=VALUE", help="overrides for every run, e.g. device=cuda amp=fp32"
+    )
     p.add_argument("--jobs", type=int, default=1, help="runs side by side, each in its own process (default 1)")
     p.add_argument("--table-only", action="store_true")
     args = p.parse_args(argv)
@@ -121,8 +127,20 @@ def main(argv=None) -> None:
 
     def child(job):  # one run in its own process: this script again, with one seed and one variant
         seed, v = job
-        cmd = [sys.executable, __file__, "--preset", args.preset, "--seeds", str(seed), "--variants", v,
-               "--out", str(out), "--set", *args.set]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--preset",
+            args.preset,
+            "--seeds",
+            str(seed),
+            "--variants",
+            v,
+            "--out",
+            str(out),
+            "--set",
+            *args.set,
+        ]
         if args.iterations is not None:
             cmd += ["--iterations", str(args.iterations)]
         # one thread per run unless told otherwise: two-thread runs side by side on two cores wait on each other

@@ -19,6 +19,7 @@
    measured memory as above, and the size the N × N/R² score matrix would have if it were stored
    (SDPA's fused CPU kernel never stores it).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -106,8 +107,13 @@ def _run_child(*args) -> dict:
     # Fixed mmap threshold: glibc then returns every large freed block to the OS, so resident memory
     # follows what the tensors really occupy instead of what malloc happened to keep cached.
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="131072")
-    out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child", *map(str, args)],
-                         capture_output=True, text=True, check=True, env=env)
+    out = subprocess.run(
+        [sys.executable, os.path.abspath(__file__), "--child", *map(str, args)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -158,28 +164,38 @@ def main() -> None:
     side = 512
     rounds = {"mit_b0": 3, "mit_b2": 2} if args.quick else {"mit_b0": 9, "mit_b2": 7}
     sides = [128, 256] if args.quick else [128, 256, 384, 512]
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, {'quick' if args.quick else 'full'} run, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other processes make timings noisy)")
+    print(
+        f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}, {'quick' if args.quick else 'full'} run, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other processes make timings noisy)"
+    )
 
     print(f"\n== MiT forward, batch 2, {side}x{side}, float32, no_grad: ours vs HF SegformerModel (same weights) ==")
-    print(f"{'model':<8}{'rounds':>7}{'ours [s]':>10}{'HF [s]':>10}{'ours/HF':>9}{'min/min':>9}{'cpu':>7}"
-          f"{'ours MiB':>10}{'HF MiB':>9}{'max|diff|':>11}")
+    print(
+        f"{'model':<8}{'rounds':>7}{'ours [s]':>10}{'HF [s]':>10}{'ours/HF':>9}{'min/min':>9}{'cpu':>7}"
+        f"{'ours MiB':>10}{'HF MiB':>9}{'max|diff|':>11}"
+    )
     for name in ("mit_b0", "mit_b2"):
         r = _time_encoders(name, side, rounds[name])
         m_ours = _run_child("encoder", "ours", name, side)
         m_hf = _run_child("encoder", "hf", name, side)
         star = "" if m_ours["exact"] and m_hf["exact"] else "*"
-        print(f"{name:<8}{rounds[name]:>7}{r['ours_s']:>10.3f}{r['hf_s']:>10.3f}{r['ratio']:>9.3f}"
-              f"{r['ratio_min']:>9.3f}{r['ratio_cpu']:>7.3f}"
-              f"{m_ours['mem_mib']:>9.0f}{star}{m_hf['mem_mib']:>8.0f}{star}"
-              f"{r['max_abs_diff']:>11.1e}")
-    print("(ours/HF = median of per-round wall-clock ratios; min/min = ratio of the fastest rounds; cpu = ratio of "
-          "median CPU time;\n MiB = peak increase of resident memory during one forward, fresh process each)")
+        print(
+            f"{name:<8}{rounds[name]:>7}{r['ours_s']:>10.3f}{r['hf_s']:>10.3f}{r['ratio']:>9.3f}"
+            f"{r['ratio_min']:>9.3f}{r['ratio_cpu']:>7.3f}"
+            f"{m_ours['mem_mib']:>9.0f}{star}{m_hf['mem_mib']:>8.0f}{star}"
+            f"{r['max_abs_diff']:>11.1e}"
+        )
+    print(
+        "(ours/HF = median of per-round wall-clock ratios; min/min = ratio of the fastest rounds; cpu = ratio of "
+        "median CPU time;\n MiB = peak increase of resident memory during one forward, fresh process each)"
+    )
 
     print("\n== EfficientSelfAttention alone: C=64, 1 head, batch 1 (stage-1 shape), time and memory vs resolution ==")
-    print(f"{'image':>7}{'tokens N':>10}{'R':>3}{'keys M':>8}{'min [ms]':>10}{'median [ms]':>13}{'mem MiB':>9}"
-          f"{'N*M scores MiB':>16}")
+    print(
+        f"{'image':>7}{'tokens N':>10}{'R':>3}{'keys M':>8}{'min [ms]':>10}{'median [ms]':>13}{'mem MiB':>9}"
+        f"{'N*M scores MiB':>16}"
+    )
     for s in sides:
         reps = {128: 50, 256: 20, 384: 5}.get(s, 3)  # small calls are the most exposed to scheduling noise
         res = _run_child("attn", s, reps)
@@ -187,11 +203,15 @@ def main() -> None:
             r = res[str(R)]
             N, M = (s // 4) ** 2, ((s // 4) // R) ** 2
             star = "" if r["exact"] else "*"
-            print(f"{s:>7}{N:>10}{R:>3}{M:>8}{r['ms_min']:>10.1f}{r['ms_median']:>13.1f}{r['mem_mib']:>8.1f}{star}"
-                  f"{N * M * 4 / 2**20:>16.1f}")
-    print("(R = 1 and R = 8 timed interleaved in one process; N*M scores MiB = the float32 attention matrix a naive "
-          "softmax(QK^T)V would store;\n SDPA's fused CPU kernel works in tiles and never stores it, so measured "
-          "memory grows like N, not N*M)")
+            print(
+                f"{s:>7}{N:>10}{R:>3}{M:>8}{r['ms_min']:>10.1f}{r['ms_median']:>13.1f}{r['mem_mib']:>8.1f}{star}"
+                f"{N * M * 4 / 2**20:>16.1f}"
+            )
+    print(
+        "(R = 1 and R = 8 timed interleaved in one process; N*M scores MiB = the float32 attention matrix a naive "
+        "softmax(QK^T)V would store;\n SDPA's fused CPU kernel works in tiles and never stores it, so measured "
+        "memory grows like N, not N*M)"
+    )
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ iterations fit into minutes; the numbers below came from a GPU (H200, one CPU co
 bonnet rows) warm-started from the source-only model, only as a sanity check: the real method is
 ``daformer_edu/uda`` + ``daformer_edu/train.py``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,13 +42,20 @@ def bench_speed(size=(128, 256), n=200, repeats=3):
     rows = []
     for domain, split in (("source", "train"), ("target", "val")):
         ds = SyntheticDomain(domain, split, size=size, length=10 * n)
-        aug = SyntheticDomain(domain, split, size=size, length=10 * n,
-                              transform=Compose([RandomCrop((size[0], size[0]), cat_max_ratio=0.75), RandomFlip()]))
+        aug = SyntheticDomain(
+            domain,
+            split,
+            size=size,
+            length=10 * n,
+            transform=Compose([RandomCrop((size[0], size[0]), cat_max_ratio=0.75), RandomFlip()]),
+        )
         ds.render(0)
         res = {}
-        for what, fn in (("render", lambda i: ds.render(i)),
-                         ("label only", lambda i: ds.load_label(i)),
-                         ("train item", lambda i: aug[i])):
+        for what, fn in (
+            ("render", lambda i: ds.render(i)),
+            ("label only", lambda i: ds.load_label(i)),
+            ("train item", lambda i: aug[i]),
+        ):
             best_wall = best_cpu = math.inf
             for r in range(repeats):
                 t, c = time.perf_counter(), time.process_time()
@@ -57,8 +65,10 @@ def bench_speed(size=(128, 256), n=200, repeats=3):
                 best_cpu = min(best_cpu, time.process_time() - c)
             res[what] = (n / best_cpu, n / best_wall)
         rows.append((domain, res))
-    print(f"synthetic generator, {size[1]}x{size[0]} (W x H), 1 thread, best of {repeats} x {n} images, "
-          "images per CPU-second (per wall-second):")
+    print(
+        f"synthetic generator, {size[1]}x{size[0]} (W x H), 1 thread, best of {repeats} x {n} images, "
+        "images per CPU-second (per wall-second):"
+    )
     for domain, res in rows:
         print(f"  {domain:<7} " + "  ".join(f"{k}: {c:5.0f} ({w:4.0f}) img/s" for k, (c, w) in res.items()))
     return rows
@@ -66,8 +76,15 @@ def bench_speed(size=(128, 256), n=200, repeats=3):
 
 def _loader(ds, batch, workers, shuffle, seed):
     g = torch.Generator().manual_seed(seed)
-    return torch.utils.data.DataLoader(ds, batch_size=batch, shuffle=shuffle, num_workers=workers, drop_last=shuffle,
-                                       generator=g, persistent_workers=workers > 0)
+    return torch.utils.data.DataLoader(
+        ds,
+        batch_size=batch,
+        shuffle=shuffle,
+        num_workers=workers,
+        drop_last=shuffle,
+        generator=g,
+        persistent_workers=workers > 0,
+    )
 
 
 def train_one(mode, args, device):
@@ -82,15 +99,16 @@ def train_one(mode, args, device):
     if mode == "source-only":
         train = SyntheticDomain("source", "train", size=size, length=args.train_len, seed=args.seed, transform=aug)
     else:  # oracle: the target training images *with* their labels
-        train = SyntheticDomain("target", "train", size=size, length=args.train_len, seed=args.seed, transform=aug,
-                                labels=True)
+        train = SyntheticDomain(
+            "target", "train", size=size, length=args.train_len, seed=args.seed, transform=aug, labels=True
+        )
     val = SyntheticDomain("target", "val", size=size, length=args.val_len, seed=0)
-    model = build_segmentor("mit_b0", "daformer", num_classes=19, embed_dim=args.width_head,
-                            channels=args.width_head).to(device)
+    model = build_segmentor(
+        "mit_b0", "daformer", num_classes=19, embed_dim=args.width_head, channels=args.width_head
+    ).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     warm = max(args.iters // 20, 1)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda it: min((it + 1) / warm, 1.0) * (1 - it / args.iters) ** 0.9)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda it: min((it + 1) / warm, 1.0) * (1 - it / args.iters) ** 0.9)
     loader = _loader(train, args.batch, args.workers, True, args.seed)
     use_amp = device.type == "cuda"
     it, t0, losses = 0, time.perf_counter(), []
@@ -108,8 +126,10 @@ def train_one(mode, args, device):
             losses.append(loss.item())
             it += 1
             if it % max(args.iters // 10, 1) == 0:
-                print(f"  [{mode}] it {it}/{args.iters} loss {np.mean(losses[-20:]):.3f} "
-                      f"{time.perf_counter() - t0:.0f}s", flush=True)
+                print(
+                    f"  [{mode}] it {it}/{args.iters} loss {np.mean(losses[-20:]):.3f} {time.perf_counter() - t0:.0f}s",
+                    flush=True,
+                )
             if it >= args.iters or time.perf_counter() - t0 > 60 * args.max_minutes:
                 break
     train_s = time.perf_counter() - t0
@@ -119,8 +139,9 @@ def train_one(mode, args, device):
         res = evaluate(model, _loader(val, 8, args.workers, False, 0), num_classes=19, device=device, progress=False)
         if mode == "source-only":  # in-domain check: the model did learn its own domain
             src_val = SyntheticDomain("source", "val", size=size, length=args.val_len, seed=0)
-            res["source_val"] = evaluate(model, _loader(src_val, 8, args.workers, False, 0), num_classes=19,
-                                         device=device, progress=False)
+            res["source_val"] = evaluate(
+                model, _loader(src_val, 8, args.workers, False, 0), num_classes=19, device=device, progress=False
+            )
     res["train_s"], res["iters"] = train_s, it
     res["model"] = model
     return res
@@ -144,10 +165,24 @@ def self_train(model, args, device):
 
     size = (args.height, args.width)
     aug = Compose([RandomFlip(0.5)])
-    src = _infinite(_loader(SyntheticDomain("source", "train", size=size, length=args.train_len, seed=args.seed,
-                                            transform=aug), args.batch, args.workers, True, args.seed + 1))
-    tgt = _infinite(_loader(SyntheticDomain("target", "train", size=size, length=args.train_len, seed=args.seed,
-                                            transform=aug), args.batch, args.workers, True, args.seed + 2))
+    src = _infinite(
+        _loader(
+            SyntheticDomain("source", "train", size=size, length=args.train_len, seed=args.seed, transform=aug),
+            args.batch,
+            args.workers,
+            True,
+            args.seed + 1,
+        )
+    )
+    tgt = _infinite(
+        _loader(
+            SyntheticDomain("target", "train", size=size, length=args.train_len, seed=args.seed, transform=aug),
+            args.batch,
+            args.workers,
+            True,
+            args.seed + 2,
+        )
+    )
     teacher = copy.deepcopy(model).eval()
     for p_ in teacher.parameters():
         p_.requires_grad_(False)
@@ -163,8 +198,8 @@ def self_train(model, args, device):
         xs, ys, xt = s["image"].to(device), s["label"].to(device), t["image"].to(device)
         with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             prob = torch.softmax(teacher(xt).float(), dim=1)
-        conf, pseudo = prob.max(dim=1)                                             # [B, H, W]
-        q = (conf > 0.968).float().mean(dim=(1, 2))                                # [B] confidence weight q_T
+        conf, pseudo = prob.max(dim=1)  # [B, H, W]
+        q = (conf > 0.968).float().mean(dim=(1, 2))  # [B] confidence weight q_T
         mask = torch.zeros_like(ys, dtype=torch.bool)
         for b in range(ys.shape[0]):  # ClassMix: paste half of the source image's classes
             cls = torch.unique(ys[b])
@@ -174,7 +209,7 @@ def self_train(model, args, device):
         m = mask[:, None].float()
         xm = m * xs + (1 - m) * xt
         jitter = 1 + 0.2 * (torch.rand(xm.shape[0], 1, 1, 1, device=device) - 0.5)
-        xm = xm * jitter                                                           # a mild contrast change
+        xm = xm * jitter  # a mild contrast change
         ym = torch.where(mask, ys, pseudo)
         wm = torch.where(mask, torch.ones_like(conf), q[:, None, None].expand_as(conf))
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
@@ -193,8 +228,11 @@ def self_train(model, args, device):
                 bt.copy_(bs)
         it += 1
         if it % max(args.selftrain // 10, 1) == 0:
-            print(f"  [self-training] it {it}/{args.selftrain} loss {loss.item():.3f} q_T {q.mean():.2f} "
-                  f"{time.perf_counter() - t0:.0f}s", flush=True)
+            print(
+                f"  [self-training] it {it}/{args.selftrain} loss {loss.item():.3f} q_T {q.mean():.2f} "
+                f"{time.perf_counter() - t0:.0f}s",
+                flush=True,
+            )
     val = SyntheticDomain("target", "val", size=size, length=args.val_len, seed=0)
     with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
         res = evaluate(teacher, _loader(val, 8, args.workers, False, 0), num_classes=19, device=device, progress=False)
@@ -212,17 +250,17 @@ def bench_gap(args):
     results = {}
     for mode in ("source-only", "oracle"):
         results[mode] = train_one(mode, args, device)
-        print(f"{mode}: target-val mIoU {results[mode]['miou']:.1f}  ({results[mode]['train_s']:.0f} s)",
-              flush=True)
+        print(f"{mode}: target-val mIoU {results[mode]['miou']:.1f}  ({results[mode]['train_s']:.0f} s)", flush=True)
     if args.selftrain > 0:
         st = self_train(results["source-only"]["model"], args, device)
-        print(f"source-only + {st['iters']} it minimal self-training: target-val mIoU {st['miou']:.1f}",
-              flush=True)
+        print(f"source-only + {st['iters']} it minimal self-training: target-val mIoU {st['miou']:.1f}", flush=True)
         results = {"source-only": results["source-only"], "+ self-training": st, "oracle": results["oracle"]}
     its = "/".join(str(v["iters"]) for v in results.values())
-    print(f"\nMiT-B0 + DAFormer head (width {args.width_head}), from scratch, {args.width}x{args.height}, "
-          f"{its} iterations x batch {args.batch}, device {device}, seed {args.seed}; target val "
-          f"{args.val_len} images")
+    print(
+        f"\nMiT-B0 + DAFormer head (width {args.width_head}), from scratch, {args.width}x{args.height}, "
+        f"{its} iterations x batch {args.batch}, device {device}, seed {args.seed}; target val "
+        f"{args.val_len} images"
+    )
     table = {k: v["iou"] for k, v in results.items()}
     table["source-only @ source val"] = results["source-only"]["source_val"]["iou"]
     print(format_comparison_table(table, CLASSES))
@@ -230,8 +268,10 @@ def bench_gap(args):
     print(f"gap (oracle - source-only): {gap:.1f} mIoU points")
     if args.json:
         with open(args.json, "w") as f:
-            out = {k: {"miou": v["miou"], "iou": v["iou"], "train_s": v["train_s"], "iters": v["iters"]}
-                   for k, v in results.items()}
+            out = {
+                k: {"miou": v["miou"], "iou": v["iou"], "train_s": v["train_s"], "iters": v["iters"]}
+                for k, v in results.items()
+            }
             out["source-only"]["source_val_miou"] = results["source-only"]["source_val"]["miou"]
             json.dump(out | {"args": vars(args)}, f, indent=1)
     return results
@@ -254,8 +294,12 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", default=None, help="write the gap results to this file")
     p.add_argument("--max-minutes", type=float, default=30.0, help="stop each training run after this long")
-    p.add_argument("--selftrain", type=int, default=0,
-                   help="then this many iterations of a minimal DACS self-training from the source-only model")
+    p.add_argument(
+        "--selftrain",
+        type=int,
+        default=0,
+        help="then this many iterations of a minimal DACS self-training from the source-only model",
+    )
     args = p.parse_args(argv)
     if args.gap:
         bench_gap(args)

@@ -62,6 +62,7 @@ the *other* options there, run the whole table at one thread (``--threads 1``) a
 with one thread a step's CPU seconds are its work, however busy the machine (with more threads they also
 count the time OpenMP threads spin while waiting for each other).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -108,8 +109,18 @@ class _Timers:
 # ------------------------------------------------------------------------------------------------------
 # --compare: one Trainer per option, timed interleaved on the same batches.
 # ------------------------------------------------------------------------------------------------------
-COMPARE_OPTIONS = ("fp32", "bf16", "channels_last", "compile", "threads1", "threads2", "flush_denormal",
-                   "no_mkldnn", "fused_adamw", "foreach_adamw")
+COMPARE_OPTIONS = (
+    "fp32",
+    "bf16",
+    "channels_last",
+    "compile",
+    "threads1",
+    "threads2",
+    "flush_denormal",
+    "no_mkldnn",
+    "fused_adamw",
+    "foreach_adamw",
+)
 
 
 class _Option:
@@ -124,7 +135,7 @@ class _Option:
     def context(self):
         """Entered around every step of this option (and left after it, so the others run untouched)."""
         if self.name.startswith("threads"):
-            return _threads(int(self.name[len("threads"):]))
+            return _threads(int(self.name[len("threads") :]))
         if self.name == "flush_denormal":
             return _flush_denormal()
         if self.name == "no_mkldnn":
@@ -189,15 +200,18 @@ def _build_option(name: str, preset: str, overrides: dict, baseline: Trainer | N
         old = trainer.optimizer
         trainer.networks.optimizer = torch.optim.AdamW(
             [{k: g[k] for k in ("params", "lr", "weight_decay", "name", "initial_lr")} for g in old.param_groups],
-            lr=cfg.lr, betas=(0.9, 0.999),
-            weight_decay=cfg.weight_decay, **{name.split("_")[0]: True})
+            lr=cfg.lr,
+            betas=(0.9, 0.999),
+            weight_decay=cfg.weight_decay,
+            **{name.split("_")[0]: True},
+        )
     return _Option(name, trainer)
 
 
 def compare(names: list[str], preset: str, overrides: dict, iters: int, warm: int) -> None:
     """Time ``train_step`` of every option, interleaved, on the same batches; print the table."""
     for n in names:
-        if n not in COMPARE_OPTIONS and not (n.startswith("threads") and n[len("threads"):].isdigit()):
+        if n not in COMPARE_OPTIONS and not (n.startswith("threads") and n[len("threads") :].isdigit()):
             sys.exit(f"bench_uda_step: --compare option {n!r} is unknown; choose from {', '.join(COMPARE_OPTIONS)}")
     names = ["fp32"] + [n for n in dict.fromkeys(names) if n != "fp32"]
     overrides = {**overrides, "device": "cpu", "num_workers": 0}
@@ -206,12 +220,16 @@ def compare(names: list[str], preset: str, overrides: dict, iters: int, warm: in
     options += [_build_option(n, preset, overrides, options[0].trainer) for n in names[1:]]
     base = options[0].trainer
     cfg = base.config
-    print(f"preset {cfg.preset}, mode {cfg.mode}: {cfg.encoder} + {cfg.head} head ({cfg.embed_dim}/{cfg.head_channels}), "
-          f"crops {cfg.crop_size[0]}×{cfg.crop_size[1]}, batch {cfg.batch_size}, CPU, torch {torch.__version__}, "
-          f"threads {torch.get_num_threads()}, interop threads {torch.get_num_interop_threads()}, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
-    print(f"built {len(options)} trainers in {time.perf_counter() - t0:.1f} s; "
-          f"{warm} warm-up + {iters} timed iterations each, interleaved")
+    print(
+        f"preset {cfg.preset}, mode {cfg.mode}: {cfg.encoder} + {cfg.head} head ({cfg.embed_dim}/{cfg.head_channels}), "
+        f"crops {cfg.crop_size[0]}×{cfg.crop_size[1]}, batch {cfg.batch_size}, CPU, torch {torch.__version__}, "
+        f"threads {torch.get_num_threads()}, interop threads {torch.get_num_interop_threads()}, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"built {len(options)} trainers in {time.perf_counter() - t0:.1f} s; "
+        f"{warm} warm-up + {iters} timed iterations each, interleaved"
+    )
 
     # The crops of every iteration, once (a pure function of (seed, t): the same for every option).
     batches, data_times = [], []
@@ -232,15 +250,20 @@ def compare(names: list[str], preset: str, overrides: dict, iters: int, warm: in
                 opt.times.append(time.perf_counter() - t1)
                 opt.cpu.append(time.process_time() - c1)
             opt.losses.append(log["loss"])
-        print(f"iteration {t}: " + ", ".join(f"{o.name} {o.times[-1]:.3f} s" for o in options),
-              file=sys.stderr, flush=True)  # progress (and the raw numbers), one line per iteration
+        print(
+            f"iteration {t}: " + ", ".join(f"{o.name} {o.times[-1]:.3f} s" for o in options),
+            file=sys.stderr,
+            flush=True,
+        )  # progress (and the raw numbers), one line per iteration
 
     n_preset = make_config(preset).iterations
     fp32_med = statistics.median(options[0].times[warm:])
     fp32_total = None
     print(f"\ndata (crops in the main process, the same for every option): {data:.4f} s/iteration")
-    print(f"{'option':<15} {'best s/it':>9} {'median':>8} {'×fp32':>6} {'CPU s/it':>8} {'×fp32':>6} {'one-off s':>9} "
-          f"{'Δloss t=0':>9} {'Δloss last':>10} {f'{n_preset} it, min':>11} {'end-to-end ×fp32':>16}")
+    print(
+        f"{'option':<15} {'best s/it':>9} {'median':>8} {'×fp32':>6} {'CPU s/it':>8} {'×fp32':>6} {'one-off s':>9} "
+        f"{'Δloss t=0':>9} {'Δloss last':>10} {f'{n_preset} it, min':>11} {'end-to-end ×fp32':>16}"
+    )
     fp32_cpu = statistics.median(options[0].cpu[warm:])
     for opt in options:
         timed = opt.times[warm:]
@@ -251,25 +274,36 @@ def compare(names: list[str], preset: str, overrides: dict, iters: int, warm: in
         fp32_total = fp32_total or total
         d0 = abs(opt.losses[0] - options[0].losses[0])
         d_last = abs(opt.losses[-1] - options[0].losses[-1])
-        print(f"{opt.name:<15} {best:9.4f} {med:8.4f} {fp32_med / med:6.2f} {cpu:8.4f} {fp32_cpu / cpu:6.2f} {one_off:9.1f} "
-              f"{d0:9.1e} {d_last:10.1e} {total / 60:11.1f} {fp32_total / total:16.2f}")
+        print(
+            f"{opt.name:<15} {best:9.4f} {med:8.4f} {fp32_med / med:6.2f} {cpu:8.4f} {fp32_cpu / cpu:6.2f} {one_off:9.1f} "
+            f"{d0:9.1e} {d_last:10.1e} {total / 60:11.1f} {fp32_total / total:16.2f}"
+        )
         if opt.name == "compile":
             stats = torch._dynamo.utils.counters
-            print(f"{'':<15} compile: {stats['stats']['unique_graphs']} graphs, "
-                  f"{sum(stats['graph_break'].values())} graph breaks; "
-                  + (f"pays for itself after {one_off / (fp32_med - med):.0f} iterations" if med < fp32_med
-                     else "never pays for itself (not faster per iteration)"))
-    print("×fp32: fp32's median / the option's (> 1 = faster). CPU s/it: processor time of the step, all threads "
-          "(with one thread the work itself, however busy the machine). end-to-end: the preset's iterations with "
-          "data loading and one-off seconds, fp32's total / the option's.")
+            print(
+                f"{'':<15} compile: {stats['stats']['unique_graphs']} graphs, "
+                f"{sum(stats['graph_break'].values())} graph breaks; "
+                + (
+                    f"pays for itself after {one_off / (fp32_med - med):.0f} iterations"
+                    if med < fp32_med
+                    else "never pays for itself (not faster per iteration)"
+                )
+            )
+    print(
+        "×fp32: fp32's median / the option's (> 1 = faster). CPU s/it: processor time of the step, all threads "
+        "(with one thread the work itself, however busy the machine). end-to-end: the preset's iterations with "
+        "data loading and one-off seconds, fp32's total / the option's."
+    )
     # The inter-op pool starts on first use, and its size can be set only before that: if setting it
     # still works now, no step used it, and --interop-threads cannot change their speed.
     try:
         torch.set_num_interop_threads(torch.get_num_interop_threads())
         print("inter-op thread pool: never started by these steps (torch.set_num_interop_threads cannot matter)")
     except RuntimeError:
-        print("inter-op thread pool: started (by the steps or by --interop-threads); compare runs with "
-              "--interop-threads 1 and 2")
+        print(
+            "inter-op thread pool: started (by the steps or by --interop-threads); compare runs with "
+            "--interop-threads 1 and 2"
+        )
 
 
 def main(argv=None) -> None:
@@ -281,11 +315,19 @@ def main(argv=None) -> None:
     p.add_argument("--images", type=int, default=None, help="synthetic source images (RCS statistics pass)")
     p.add_argument("--mode", default="uda")
     p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE", help="other TrainConfig overrides")
-    p.add_argument("--compare", default=None, metavar="OPT,OPT,…",
-                   help=f"time these options against fp32, interleaved (CPU): {', '.join(COMPARE_OPTIONS)}")
+    p.add_argument(
+        "--compare",
+        default=None,
+        metavar="OPT,OPT,…",
+        help=f"time these options against fp32, interleaved (CPU): {', '.join(COMPARE_OPTIONS)}",
+    )
     p.add_argument("--threads", type=int, default=None, help="torch.set_num_threads(N) for the whole run")
-    p.add_argument("--interop-threads", type=int, default=None,
-                   help="torch.set_num_interop_threads(N) at the start (once per process)")
+    p.add_argument(
+        "--interop-threads",
+        type=int,
+        default=None,
+        help="torch.set_num_interop_threads(N) at the start (once per process)",
+    )
     args = p.parse_args(argv)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -297,8 +339,14 @@ def main(argv=None) -> None:
     warm = args.warmup if args.warmup is not None else (10 if gpu else 3)
     if gpu and not torch.cuda.is_available():
         sys.exit(f"bench_uda_step: --preset {args.preset} needs CUDA (torch.cuda.is_available() is False)")
-    overrides = dict(mode=args.mode, out=None, progress=False, iterations=10 * (iters + warm) + 10,
-                     eval_interval=0, checkpoint_interval=0)
+    overrides = dict(
+        mode=args.mode,
+        out=None,
+        progress=False,
+        iterations=10 * (iters + warm) + 10,
+        eval_interval=0,
+        checkpoint_interval=0,
+    )
     if args.workers is not None:
         overrides["num_workers"] = args.workers
     if args.images is not None or gpu:
@@ -317,13 +365,17 @@ def main(argv=None) -> None:
         trainer = Trainer(cfg)
         build = time.perf_counter() - t
     dev = trainer.device
-    print(f"preset {cfg.preset}, mode {cfg.mode}: {cfg.encoder} + {cfg.head} head ({cfg.embed_dim}/{cfg.head_channels}), "
-          f"crops {cfg.crop_size[0]}×{cfg.crop_size[1]}, batch {cfg.batch_size}, amp {cfg.amp}, device {dev}, "
-          f"torch threads {torch.get_num_threads()}, workers {cfg.num_workers}")
+    print(
+        f"preset {cfg.preset}, mode {cfg.mode}: {cfg.encoder} + {cfg.head} head ({cfg.embed_dim}/{cfg.head_channels}), "
+        f"crops {cfg.crop_size[0]}×{cfg.crop_size[1]}, batch {cfg.batch_size}, amp {cfg.amp}, device {dev}, "
+        f"torch threads {torch.get_num_threads()}, workers {cfg.num_workers}"
+    )
     print(f"build (model, datasets, RCS statistics): {build:.1f} s")
 
-    source, target = (iter(crop_loader(trainer.streams[k], 0, cfg.iterations, cfg.batch_size,
-                                       num_workers=cfg.num_workers)) for k in ("source", "target"))
+    source, target = (
+        iter(crop_loader(trainer.streams[k], 0, cfg.iterations, cfg.batch_size, num_workers=cfg.num_workers))
+        for k in ("source", "target")
+    )
     batches = []
 
     def step(t, s, t_):  # the algorithm alone: the trainer's bookkeeping is not timed
@@ -360,12 +412,18 @@ def main(argv=None) -> None:
     if trainer.teacher is not None:
         trainer.teacher.forward = timers.wrap("teacher forward", trainer.teacher.forward)
     if trainer.imagenet_encoder is not None:
-        trainer.imagenet_encoder.forward = timers.wrap("FD forward (frozen ImageNet encoder)",
-                                                       trainer.imagenet_encoder.forward)
-    for name, label in [("ema_update", "EMA update"), ("pseudo_label", "pseudo-label + ClassMix + augment"),
-                        ("classmix_masks", "pseudo-label + ClassMix + augment"), ("mix", "pseudo-label + ClassMix + augment"),
-                        ("strong_augment", "pseudo-label + ClassMix + augment"), ("thing_mask", "FD mask + distance"),
-                        ("feature_distance", "FD mask + distance")]:
+        trainer.imagenet_encoder.forward = timers.wrap(
+            "FD forward (frozen ImageNet encoder)", trainer.imagenet_encoder.forward
+        )
+    for name, label in [
+        ("ema_update", "EMA update"),
+        ("pseudo_label", "pseudo-label + ClassMix + augment"),
+        ("classmix_masks", "pseudo-label + ClassMix + augment"),
+        ("mix", "pseudo-label + ClassMix + augment"),
+        ("strong_augment", "pseudo-label + ClassMix + augment"),
+        ("thing_mask", "FD mask + distance"),
+        ("feature_distance", "FD mask + distance"),
+    ]:
         setattr(step_mod, name, timers.wrap(label, getattr(step_mod, name)))  # the step's pieces, timed
     prof_total = 0.0
     offset = len(batches)
@@ -384,8 +442,10 @@ def main(argv=None) -> None:
 
     total = step + data * (cfg.num_workers == 0)
     preset_iters = make_config(args.preset).iterations
-    print(f"\nseconds per iteration: {total:.4f}  (train_step {step:.4f} + data {data:.4f}"
-          f"{' in the main process' if cfg.num_workers == 0 else f' in {cfg.num_workers} workers, overlapped'})")
+    print(
+        f"\nseconds per iteration: {total:.4f}  (train_step {step:.4f} + data {data:.4f}"
+        f"{' in the main process' if cfg.num_workers == 0 else f' in {cfg.num_workers} workers, overlapped'})"
+    )
     if cfg.num_workers == 0:
         print(f"  → the preset's {preset_iters} iterations take ≈ {total * preset_iters / 60:.1f} min")
     else:  # workers load while the GPU steps: the slower of the two sets the pace

@@ -21,6 +21,7 @@ the GPU was busy 124 ms (the step is bound by the CPU launching ~15,500 kernels)
 
 Every number this prints is an estimate; the measured page says so.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -60,17 +61,26 @@ def _counts(encoder: str, crop: int) -> dict:
         net.encoder(x)
     enc = fc.get_total_flops()
     saved: list[int] = []
-    with _CountOps() as ops, torch.autograd.graph.saved_tensors_hooks(
-            lambda t: saved.append(t.numel() * t.element_size()) or t, lambda t: t):
-        net(x).mean().backward()                     # one student forward + backward
+    with (
+        _CountOps() as ops,
+        torch.autograd.graph.saved_tensors_hooks(
+            lambda t: saved.append(t.numel() * t.element_size()) or t, lambda t: t
+        ),
+    ):
+        net(x).mean().backward()  # one student forward + backward
     student_ops = ops.count
     with torch.no_grad(), _CountOps() as ops:
         net(x)
     fwd_ops = ops.count
     params = sum(p.numel() for p in net.parameters())
     enc_params = sum(p.numel() for p in net.encoder.parameters())
-    return {"flops": 7 * fwd + enc, "ops": 2 * student_ops + 2 * fwd_ops, "activations": sum(saved),
-            "params": params, "enc_params": enc_params}
+    return {
+        "flops": 7 * fwd + enc,
+        "ops": 2 * student_ops + 2 * fwd_ops,
+        "activations": sum(saved),
+        "params": params,
+        "enc_params": enc_params,
+    }
 
 
 def _memory_bytes(c: dict, precision: str) -> float:
@@ -81,14 +91,18 @@ def _memory_bytes(c: dict, precision: str) -> float:
 
 def main() -> None:
     ref = _counts(MEASURED["encoder"], MEASURED["crop"])
-    bf16_rate = ref["flops"] / MEASURED["gpu_busy"]                 # FLOP/s the measured step reached on the GPU
-    per_op = MEASURED["seconds"] / ref["ops"]                         # seconds of launching per operation
+    bf16_rate = ref["flops"] / MEASURED["gpu_busy"]  # FLOP/s the measured step reached on the GPU
+    per_op = MEASURED["seconds"] / ref["ops"]  # seconds of launching per operation
     ref_mem = _memory_bytes(ref, "bf16")
-    print(f"calibration: {ref['flops'] / 1e12:.2f} TFLOP and {ref['ops']} operations per MiT-B5 512² iteration; "
-          f"effective bf16 rate {bf16_rate / 1e12:.0f} TFLOP/s, {1e6 * per_op:.1f} µs per operation")
+    print(
+        f"calibration: {ref['flops'] / 1e12:.2f} TFLOP and {ref['ops']} operations per MiT-B5 512² iteration; "
+        f"effective bf16 rate {bf16_rate / 1e12:.0f} TFLOP/s, {1e6 * per_op:.1f} µs per operation"
+    )
     print("ESTIMATES (not measured): uda iteration, batch 2, one H100/H200-class GPU")
-    print(f"{'encoder':<8}{'crop':>6}{'precision':>10}{'TFLOP/it':>10}{'s/it':>7}{'40k it':>9}{'peak GiB':>10}"
-          f"{'fits 11 / 16 / 24 GB':>24}")
+    print(
+        f"{'encoder':<8}{'crop':>6}{'precision':>10}{'TFLOP/it':>10}{'s/it':>7}{'40k it':>9}{'peak GiB':>10}"
+        f"{'fits 11 / 16 / 24 GB':>24}"
+    )
     for encoder in ("mit_b0", "mit_b3", "mit_b4", "mit_b5"):
         for crop in (512, 384):
             c = _counts(encoder, crop)
@@ -97,8 +111,10 @@ def main() -> None:
                 seconds = max(c["ops"] * per_op, c["flops"] / rate)
                 gib = MEASURED["peak_gib"] * _memory_bytes(c, precision) / ref_mem
                 fits = " / ".join("yes" if gib * 1.1 < gb * 0.93 else "no" for gb in (11, 16, 24))  # 10 % margin
-                print(f"{encoder:<8}{crop:>6}{precision:>10}{c['flops'] / 1e12:>10.2f}{seconds:>7.2f}"
-                      f"{seconds * 40000 / 3600:>8.1f}h{gib:>10.1f}{fits:>24}")
+                print(
+                    f"{encoder:<8}{crop:>6}{precision:>10}{c['flops'] / 1e12:>10.2f}{seconds:>7.2f}"
+                    f"{seconds * 40000 / 3600:>8.1f}h{gib:>10.1f}{fits:>24}"
+                )
 
 
 if __name__ == "__main__":

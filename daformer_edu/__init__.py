@@ -9,5 +9,6 @@ The library that the notebooks in ``notebooks/`` derive step by step:
 - ``daformer_edu.metrics`` / ``daformer_edu.viz``  evaluation and plots
 - ``daformer_edu.checks``  ``compare(name, theirs, reference)`` for checking your own answers
 """
+
 __version__ = "0.1.0"
 __all__: list[str] = []

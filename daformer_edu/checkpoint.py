@@ -14,6 +14,7 @@ A training run can be killed at any moment (a laptop lid, a cluster's time limit
 
 Taught in: notebooks/09_full_uda.ipynb
 """
+
 from __future__ import annotations
 
 import os

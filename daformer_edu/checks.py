@@ -6,6 +6,7 @@ every notebook (cells tagged ``exercise``) are checked the same way.
 
 Taught in: notebooks/01_overlapping_patch_embed.ipynb
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -55,8 +56,10 @@ def compare(name: str, theirs, reference, atol: float = 1e-5, rtol: float = 1e-4
     nan_b = torch.isnan(b64) if floating else torch.zeros_like(b64, dtype=torch.bool)
     if not torch.equal(nan_a, nan_b):
         where = tuple(torch.nonzero(nan_a != nan_b)[0].tolist())
-        print(f"{label} DIFFERENT: NaN in one and a number in the other at {int((nan_a != nan_b).sum())} "
-              f"place(s), first at index {where}")
+        print(
+            f"{label} DIFFERENT: NaN in one and a number in the other at {int((nan_a != nan_b).sum())} "
+            f"place(s), first at index {where}"
+        )
         return False
     nans = int(nan_a.sum())
     note = f" ({nans} NaN in both, in the same places)" if nans else ""
@@ -68,14 +71,18 @@ def compare(name: str, theirs, reference, atol: float = 1e-5, rtol: float = 1e-4
             return True
         off = int((diff != 0).sum())
         where = tuple(torch.nonzero(diff)[0].tolist())
-        print(f"{label} DIFFERENT: {off} of {a.numel()} elements differ, max diff {int(diff.max())}, "
-              f"first at index {where}")
+        print(
+            f"{label} DIFFERENT: {off} of {a.numel()} elements differ, max diff {int(diff.max())}, "
+            f"first at index {where}"
+        )
         return False
     bad = (diff > atol + rtol * b64.abs()) & keep
     if not bool(bad.any()):
         verdict = "exact" if atol == 0 and rtol == 0 else f"match within atol {atol:g} + rtol {rtol:g}·|ref|"
         print(f"{label} {verdict}{note}")
         return True
-    print(f"{label} DIFFERENT: {int(bad.sum())} of {a.numel()} elements off by more than "
-          f"atol {atol:g} + rtol {rtol:g}·|ref|; largest difference {float(diff[keep].max()):.2g}")
+    print(
+        f"{label} DIFFERENT: {int(bad.sum())} of {a.numel()} elements off by more than "
+        f"atol {atol:g} + rtol {rtol:g}·|ref|; largest difference {float(diff[keep].max()):.2g}"
+    )
     return False

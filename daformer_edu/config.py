@@ -28,6 +28,7 @@ checkpoint and the run that resumes it (intervals, device, output folder …); e
 
 Taught in: notebooks/09_full_uda.ipynb
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -155,7 +156,9 @@ class TrainConfig:
     out: str | None = _free("runs/daformer")  # output folder (None: no files at all, e.g. in a benchmark)
     resume: str | None = _free(None)  # a checkpoint file or run folder to continue from
     progress: bool = _free(True)  # tqdm progress bar
-    tensorboard: bool = _free(False)  # also write TensorBoard events into out/tensorboard/ (pip install -e ".[tensorboard]")
+    tensorboard: bool = _free(
+        False
+    )  # also write TensorBoard events into out/tensorboard/ (pip install -e ".[tensorboard]")
 
     def __post_init__(self):
         self.image_size = tuple(self.image_size)
@@ -200,8 +203,19 @@ def _integers(cfg: TrainConfig) -> None:
         value = getattr(cfg, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"TrainConfig: {name}={value!r} must be a positive integer")
-    for name in ("warmup_iters", "eval_interval", "checkpoint_interval", "num_workers", "val_length",
-                 "ignore_top", "ignore_bottom", "snapshot_images", "synthetic_train_length", "seed", "data_seed"):
+    for name in (
+        "warmup_iters",
+        "eval_interval",
+        "checkpoint_interval",
+        "num_workers",
+        "val_length",
+        "ignore_top",
+        "ignore_bottom",
+        "snapshot_images",
+        "synthetic_train_length",
+        "seed",
+        "data_seed",
+    ):
         value = getattr(cfg, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise ValueError(f"TrainConfig: {name}={value!r} must be an integer ≥ 0")
@@ -230,8 +244,10 @@ def _sizes(cfg: TrainConfig) -> None:
         if len(size) != 2 or min(size) < 32:
             raise ValueError(f"TrainConfig: {name}={size} must be (H, W) with both sides ≥ 32")
     if cfg.crop_size[0] % 32 or cfg.crop_size[1] % 32:
-        raise ValueError(f"TrainConfig: crop_size={cfg.crop_size} must be multiples of 32 (the encoder's stride; "
-                         "FD pools the label onto the 1/32 grid)")
+        raise ValueError(
+            f"TrainConfig: crop_size={cfg.crop_size} must be multiples of 32 (the encoder's stride; "
+            "FD pools the label onto the 1/32 grid)"
+        )
     if cfg.source == "synthetic" and cfg.target == "synthetic":
         if cfg.crop_size[0] > cfg.image_size[0] or cfg.crop_size[1] > cfg.image_size[1]:
             raise ValueError(f"TrainConfig: crop_size={cfg.crop_size} is larger than image_size={cfg.image_size}")
@@ -251,14 +267,21 @@ def _validate(cfg: TrainConfig) -> None:
     _integers(cfg)
     _numbers(cfg)
     _sizes(cfg)
-    for name, kind, root in (("source_root", cfg.source, cfg.source_root), ("target_root", cfg.target, cfg.target_root)):
+    for name, kind, root in (
+        ("source_root", cfg.source, cfg.source_root),
+        ("target_root", cfg.target, cfg.target_root),
+    ):
         if kind != "synthetic" and root is None:
             side = name.split("_")[0]
-            raise ValueError(f"TrainConfig: {side}={kind!r} needs {name}=<folder of the dataset>; "
-                             f"or use {side}='synthetic' (the embedded pair)")
+            raise ValueError(
+                f"TrainConfig: {side}={kind!r} needs {name}=<folder of the dataset>; "
+                f"or use {side}='synthetic' (the embedded pair)"
+            )
     if cfg.pretrained == "embedded" and cfg.encoder not in EMBEDDED_WEIGHTS:
-        raise ValueError(f"TrainConfig: encoder={cfg.encoder!r} with pretrained='embedded': the package ships "
-                         f"embedded weights for {sorted(EMBEDDED_WEIGHTS)} only; use one of those or a weights file")
+        raise ValueError(
+            f"TrainConfig: encoder={cfg.encoder!r} with pretrained='embedded': the package ships "
+            f"embedded weights for {sorted(EMBEDDED_WEIGHTS)} only; use one of those or a weights file"
+        )
     if is_hub_reference(cfg.pretrained):
         parse_hub_reference(cfg.pretrained)  # a malformed hf: reference fails here; its download, when the run starts
     if not (cfg.device in ("auto", "cpu") or cfg.device.startswith("cuda")):
@@ -274,8 +297,15 @@ def _validate(cfg: TrainConfig) -> None:
 # Cityscapes crops), PyTorch's head init (seed-0 uda with "mmcv" was 3.7–4.4 mIoU behind at iterations 250–750,
 # bench/results/cpu-demo/head_init_2026-12-01.md) and a log line per iteration.
 _CPU_RECORD_FORMS: dict[str, Any] = dict(
-    pseudo_weight_form="paper", classmix_form="paper", augment_coin_form="paper", jitter_form="torchvision",
-    photometric_distortion=False, ignore_top=0, ignore_bottom=0, head_init="pytorch", log_interval=1,
+    pseudo_weight_form="paper",
+    classmix_form="paper",
+    augment_coin_form="paper",
+    jitter_form="torchvision",
+    photometric_distortion=False,
+    ignore_top=0,
+    ignore_bottom=0,
+    head_init="pytorch",
+    log_interval=1,
 )
 
 PRESETS: dict[str, dict[str, Any]] = {
@@ -290,9 +320,21 @@ PRESETS: dict[str, dict[str, Any]] = {
     # the paper's (the released 0.999 averages over 1,000 steps, two thirds of this run).
     "cpu-demo": dict(
         _CPU_RECORD_FORMS,
-        encoder="mit_b0", embed_dim=64, head_channels=64, pretrained="embedded",
-        image_size=(128, 256), crop_size=(128, 128), iterations=1500, lr=2e-4, warmup_iters=150, ema_alpha=0.99,
-        eval_interval=250, checkpoint_interval=250, synthetic_train_length=2000, val_length=64, num_workers=0,
+        encoder="mit_b0",
+        embed_dim=64,
+        head_channels=64,
+        pretrained="embedded",
+        image_size=(128, 256),
+        crop_size=(128, 128),
+        iterations=1500,
+        lr=2e-4,
+        warmup_iters=150,
+        ema_alpha=0.99,
+        eval_interval=250,
+        checkpoint_interval=250,
+        synthetic_train_length=2000,
+        val_length=64,
+        num_workers=0,
     ),
     # The embedded world at the paper's geometry, for one GPU: 512×512 crops of 512×1024 renders, the released head
     # widths, forms and schedule shape, from the embedded "ImageNet" weights (MiT-B0: the only pre-trained MiT the
@@ -302,15 +344,35 @@ PRESETS: dict[str, dict[str, Any]] = {
     # estimate from FLOP counts and the measured gpu-full step: daformer_edu/pages/measured.md). `auto` picks it on
     # CUDA when no real dataset is given.
     "gpu-demo": dict(
-        encoder="mit_b0", pretrained="embedded", iterations=8000, warmup_iters=800, lr=2e-4,
-        eval_interval=1000, checkpoint_interval=1000, synthetic_train_length=2000, val_length=100, num_workers=12,
+        encoder="mit_b0",
+        pretrained="embedded",
+        iterations=8000,
+        warmup_iters=800,
+        lr=2e-4,
+        eval_interval=1000,
+        checkpoint_interval=1000,
+        synthetic_train_length=2000,
+        val_length=100,
+        num_workers=12,
     ),
     # A handful of iterations on tiny crops from random weights, for CI: seconds.
     "smoke": dict(
         _CPU_RECORD_FORMS,
-        encoder="mit_b0", embed_dim=32, head_channels=32, image_size=(64, 128), crop_size=(64, 64), iterations=6,
-        lr=6e-4, warmup_iters=2, ema_alpha=0.9, pseudo_threshold=0.9, eval_interval=3, checkpoint_interval=3,
-        synthetic_train_length=64, val_length=8, num_workers=0,
+        encoder="mit_b0",
+        embed_dim=32,
+        head_channels=32,
+        image_size=(64, 128),
+        crop_size=(64, 64),
+        iterations=6,
+        lr=6e-4,
+        warmup_iters=2,
+        ema_alpha=0.9,
+        pseudo_threshold=0.9,
+        eval_interval=3,
+        checkpoint_interval=3,
+        synthetic_train_length=64,
+        val_length=8,
+        num_workers=0,
     ),
 }
 # cpu-demo run twice as long. Seeds 0–2: DAFormer − source-only +10.9 mIoU (cpu-demo: +6.0), 38 % of the gap to the
@@ -333,8 +395,7 @@ def resolve_auto_preset(source: str = "synthetic", target: str = "synthetic") ->
     chosen = os.environ.get(AUTO_PRESET_ENV, "").strip()
     if chosen:
         if chosen not in PRESETS:
-            raise ValueError(f"{AUTO_PRESET_ENV}={chosen!r} is not a preset; choose one of {list(PRESETS)} "
-                             f"or unset it")
+            raise ValueError(f"{AUTO_PRESET_ENV}={chosen!r} is not a preset; choose one of {list(PRESETS)} or unset it")
         return chosen
     if not torch.cuda.is_available():
         return "cpu-demo"
@@ -354,8 +415,14 @@ LEGACY_FIELDS: dict[str, tuple[str, dict]] = {
 # What a configuration saved with the old field names ran with where it holds no value: the defaults of that
 # release, and the forms it had before jitter_form and photometric_distortion existed.
 _LEGACY_DEFAULTS: dict[str, Any] = dict(
-    per_image_qt=True, classmix_batch_pool=False, augment_coins_per_batch=False, fd_per_image=False,
-    rcs_fc_all_pixels=False, teacher_train_mode=True, jitter_form="torchvision", photometric_distortion=False,
+    per_image_qt=True,
+    classmix_batch_pool=False,
+    augment_coins_per_batch=False,
+    fd_per_image=False,
+    rcs_fc_all_pixels=False,
+    teacher_train_mode=True,
+    jitter_form="torchvision",
+    photometric_distortion=False,
     tensorboard=False,
 )
 
@@ -366,8 +433,10 @@ def _translate_legacy(values: dict[str, Any]) -> dict[str, Any]:
         if old in out:
             value = out.pop(old)
             if value not in mapping:
-                raise ValueError(f"TrainConfig: {old}={value!r} must be True or False (now {new}="
-                                 f"{' | '.join(repr(v) for v in mapping.values())})")
+                raise ValueError(
+                    f"TrainConfig: {old}={value!r} must be True or False (now {new}="
+                    f"{' | '.join(repr(v) for v in mapping.values())})"
+                )
             out[new] = mapping[value]
     return out
 
@@ -410,9 +479,11 @@ def make_config(preset: str = "auto", **overrides) -> TrainConfig:
         raise ValueError(f"make_config: unknown field(s) {unknown}; TrainConfig has {sorted(fields)}")
     config = TrainConfig(**{**PRESETS[preset], "preset": preset, **overrides})
     if config.pretrained is None and config.preset in ("gpu-full", "gpu-demo"):
-        warnings.warn(f"make_config: preset {preset!r} with pretrained=None trains {config.encoder} from random weights, "
-                      "which DAFormer never does; pass pretrained=<ImageNet MiT weights> (a path, or 'hf:nvidia/mit-b5')",
-                      stacklevel=2)
+        warnings.warn(
+            f"make_config: preset {preset!r} with pretrained=None trains {config.encoder} from random weights, "
+            "which DAFormer never does; pass pretrained=<ImageNet MiT weights> (a path, or 'hf:nvidia/mit-b5')",
+            stacklevel=2,
+        )
     return config
 
 

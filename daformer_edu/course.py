@@ -40,6 +40,7 @@ The template every notebook follows (checked by ``tests/test_course.py``): the f
 title, then **You will be able to**, **Prerequisites:**, **Paper:**, **Time:**; the last three sections are
 ``## Summary``, ``## What comes next`` and ``## References`` (with arXiv links).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -56,16 +57,39 @@ from pathlib import Path
 
 __all__ = [
     # the template: tag names, the opening fields and closing sections, the reading speeds
-    "EXERCISE", "SOLUTION", "SELF_CHECK", "QUESTION", "EXPERIMENT", "OPENING_FIELDS", "CLOSING_SECTIONS", "WORDS_PER_MIN",
-    "CODE_LINES_PER_MIN", "TIME_LINE",
+    "EXERCISE",
+    "SOLUTION",
+    "SELF_CHECK",
+    "QUESTION",
+    "EXPERIMENT",
+    "OPENING_FIELDS",
+    "CLOSING_SECTIONS",
+    "WORDS_PER_MIN",
+    "CODE_LINES_PER_MIN",
+    "TIME_LINE",
     # reading and writing notebooks (also used by daformer_edu.site and the tests)
-    "cell_tags", "cell_source", "read_notebook", "write_notebook", "without_outputs", "find_notebooks",
+    "cell_tags",
+    "cell_source",
+    "read_notebook",
+    "write_notebook",
+    "without_outputs",
+    "find_notebooks",
     "default_notebooks_dir",
     # the editions and the measured time
-    "NotebookTime", "student_edition", "solutions_edition", "notebook_time", "format_time_line",
-    "stamp_time", "write_edition",
+    "NotebookTime",
+    "student_edition",
+    "solutions_edition",
+    "notebook_time",
+    "format_time_line",
+    "stamp_time",
+    "write_edition",
     # the grader
-    "Exercise", "Grade", "find_exercises", "grade_notebook", "write_grades", "main",
+    "Exercise",
+    "Grade",
+    "find_exercises",
+    "grade_notebook",
+    "write_grades",
+    "main",
 ]
 
 EXERCISE, SOLUTION, SELF_CHECK, QUESTION = "exercise", "solution", "self-check", "question"
@@ -117,6 +141,7 @@ def student_edition(nb: dict, answers: bool = True) -> dict:
     """The notebook a student works in: the exercises' answers (``solution`` code cells) removed, every output
     and count cleared. ``answers=True`` keeps the ``solution`` markdown cells (the questions' answers, the
     experiments' outcomes, folded in ``<details>``); ``answers=False`` removes them too (a graded lab)."""
+
     def keep(cell: dict) -> bool:
         return SOLUTION not in cell_tags(cell) or (answers and cell["cell_type"] == "markdown")
 
@@ -168,8 +193,10 @@ def notebook_time(nb: dict) -> NotebookTime:
             ex = cell.get("metadata", {}).get("execution", {})
             start, end = ex.get("iopub.execute_input"), ex.get("shell.execute_reply")
             if not (start and end):
-                raise ValueError(f"code cell {i} has no execution record: execute the notebook with Jupyter "
-                                 "(nbconvert --execute, papermill) before measuring its time")
+                raise ValueError(
+                    f"code cell {i} has no execution record: execute the notebook with Jupyter "
+                    "(nbconvert --execute, papermill) before measuring its time"
+                )
             running += (_stamp(end) - _stamp(start)).total_seconds()
     reading = math.ceil(words / WORDS_PER_MIN + code_lines / CODE_LINES_PER_MIN)
     return NotebookTime(reading_min=reading, running_s=running, words=words, code_lines=code_lines)
@@ -181,9 +208,11 @@ def _running_text(seconds: float) -> str:
 
 def format_time_line(t: NotebookTime) -> str:
     """The template's ``**Time:**`` line for ``t``."""
-    return (f"**Time:** reading ≈ {t.reading_min} min ({t.words} words, {t.code_lines} lines of code) · "
-            f"running ≈ {_running_text(t.running_s)} on a 2-core CPU (measured: the committed run; "
-            "`python -m daformer_edu.course times` rewrites this line)")
+    return (
+        f"**Time:** reading ≈ {t.reading_min} min ({t.words} words, {t.code_lines} lines of code) · "
+        f"running ≈ {_running_text(t.running_s)} on a 2-core CPU (measured: the committed run; "
+        "`python -m daformer_edu.course times` rewrites this line)"
+    )
 
 
 def stamp_time(path: Path, write: bool = True) -> tuple[str, str]:
@@ -193,11 +222,13 @@ def stamp_time(path: Path, write: bool = True) -> tuple[str, str]:
     src = cell_source(first)
     m = TIME_LINE.search(src)
     if m is None:
-        raise ValueError(f"{path}: the first cell has no '**Time:**' line (the template's opening fields are "
-                         f"{', '.join(OPENING_FIELDS)})")
+        raise ValueError(
+            f"{path}: the first cell has no '**Time:**' line (the template's opening fields are "
+            f"{', '.join(OPENING_FIELDS)})"
+        )
     new = format_time_line(notebook_time(nb))
     if write and m.group(0) != new:
-        first["source"] = src[: m.start()] + new + src[m.end():]
+        first["source"] = src[: m.start()] + new + src[m.end() :]
         write_notebook(nb, path)
     return m.group(0), new
 
@@ -206,8 +237,9 @@ def find_notebooks(folder: Path) -> list[Path]:
     """The course notebooks ``NN_*.ipynb`` in ``folder``, in order; ``FileNotFoundError`` if there are none."""
     found = sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
     if not found:
-        raise FileNotFoundError(f"no notebooks NN_*.ipynb in {folder}: pass --notebooks DIR (the repository's "
-                                "notebooks/ folder)")
+        raise FileNotFoundError(
+            f"no notebooks NN_*.ipynb in {folder}: pass --notebooks DIR (the repository's notebooks/ folder)"
+        )
     return found
 
 
@@ -277,8 +309,13 @@ def find_exercises(nb: dict) -> list[Exercise]:
 def _error(cell: dict) -> str | None:
     """The error a code cell raised, in one line (``"NameError: name 'x' is not defined"``), or ``None``.
     A bare ``assert`` has no message: then the cell's last printed line says more (``compare``'s verdict)."""
-    printed = [line for o in cell.get("outputs", []) if o.get("name") == "stdout"
-               for line in "".join(o.get("text", "")).splitlines() if line.strip()]
+    printed = [
+        line
+        for o in cell.get("outputs", [])
+        if o.get("name") == "stdout"
+        for line in "".join(o.get("text", "")).splitlines()
+        if line.strip()
+    ]
     for o in cell.get("outputs", []):
         if o.get("output_type") == "error":
             first = (o.get("evalue") or "").strip().splitlines()
@@ -326,9 +363,13 @@ def _execute(nb, folder: Path, timeout: float) -> str | None:
             raise TimeoutError("out of time")
 
     client = nbclient.NotebookClient(
-        nb, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(folder)}},
+        nb,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(folder)}},
         timeout_func=lambda cell: max(1, math.ceil(at["deadline"] - time.monotonic())),  # 0 would mean no limit
-        on_cell_start=start)
+        on_cell_start=start,
+    )
     try:
         client.execute()
     except AssertionError:  # nbclient's Ctrl-C / SIGTERM handler shut the kernel down: stop grading
@@ -389,14 +430,19 @@ def default_notebooks_dir() -> Path:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m daformer_edu.course", description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
-    for kind, text in (("student", "notebooks without the exercises' answers, outputs cleared"),
-                       ("solutions", "the solutions alone, one notebook per notebook")):
+    for kind, text in (
+        ("student", "notebooks without the exercises' answers, outputs cleared"),
+        ("solutions", "the solutions alone, one notebook per notebook"),
+    ):
         s = sub.add_parser(kind, help=text)
         s.add_argument("out_dir", type=Path)
         s.add_argument("--notebooks", type=Path, default=None, help="source folder (default: the repo's notebooks/)")
         if kind == "student":
-            s.add_argument("--without-answers", action="store_true",
-                           help="also drop the questions' answers and the experiments' outcomes (a graded lab)")
+            s.add_argument(
+                "--without-answers",
+                action="store_true",
+                help="also drop the questions' answers and the experiments' outcomes (a graded lab)",
+            )
     t = sub.add_parser("times", help="rewrite each notebook's **Time:** line from its committed run")
     t.add_argument("--check", action="store_true", help="only report lines that differ; exit 1 if any")
     t.add_argument("--notebooks", type=Path, default=None)

@@ -38,6 +38,7 @@ one line, ``python -m daformer_edu.evaluate: error: …``, and exit status 2.
 
 Taught in: notebooks/09_full_uda.ipynb
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,8 +63,18 @@ from .models import build_segmentor
 from .models.mit import MIT_CONFIGS
 from .models.weights import SegmentorWeightsError, load_converted_state, segmentor_state_dict
 
-__all__ = ["evaluate_checkpoint", "read_checkpoint", "run_config", "load_checkpoint_model", "infer_architecture",
-           "save_prediction", "format_table", "one_line", "USER_ERRORS", "main"]
+__all__ = [
+    "evaluate_checkpoint",
+    "read_checkpoint",
+    "run_config",
+    "load_checkpoint_model",
+    "infer_architecture",
+    "save_prediction",
+    "format_table",
+    "one_line",
+    "USER_ERRORS",
+    "main",
+]
 
 DATASETS = ("cityscapes", "folder")
 OFFICIAL_SIZE = (512, 1024)  # H×W: Cityscapes' 2048×1024 resized to 1024×512, every DAFormer config's test size
@@ -90,7 +101,7 @@ def one_line(err: BaseException) -> str:
         lines = text.splitlines()
         starts = [i for i, line in enumerate(lines) if re.match(rf"[\w.]*{type(err).__name__}: ", line)]
         if starts:
-            text = "\n".join(lines[starts[-1]:]).split(": ", 1)[1]
+            text = "\n".join(lines[starts[-1] :]).split(": ", 1)[1]
     return " ".join(text.split())
 
 
@@ -113,8 +124,14 @@ def infer_architecture(state: dict[str, torch.Tensor]) -> dict:
             f"evaluate: cannot read the network's sizes, the checkpoint has no {e.args[0]!r} (expected a MiT encoder "
             "and the DAFormer head; keys seen: " + ", ".join(sorted(state)[:8]) + ", …)."
         ) from None
-    depths = [1 + max((int(m.group(1)) for k in state
-                       if (m := re.match(rf"encoder\.stages\.{i}\.blocks\.(\d+)\.", k))), default=-1) for i in range(4)]
+    depths = [
+        1
+        + max(
+            (int(m.group(1)) for k in state if (m := re.match(rf"encoder\.stages\.{i}\.blocks\.(\d+)\.", k))),
+            default=-1,
+        )
+        for i in range(4)
+    ]
     branches = {int(m.group(1)) for k in state if (m := re.match(r"head\.fusion\.branches\.(\d+)\.", k))}
     if len(branches) != 4:
         raise SegmentorWeightsError(
@@ -127,16 +144,32 @@ def infer_architecture(state: dict[str, torch.Tensor]) -> dict:
             f"evaluate: no MiT size has embed_dims {dims} and depths {depths} (read from the checkpoint); "
             f"known: { {n: (c.embed_dims, c.depths) for n, c in MIT_CONFIGS.items()} }."
         )
-    return {"encoder": names[0], "num_classes": int(classifier.shape[0]), "embed_dim": int(embed.shape[0]),
-            "channels": int(classifier.shape[1])}
+    return {
+        "encoder": names[0],
+        "num_classes": int(classifier.shape[0]),
+        "embed_dim": int(embed.shape[0]),
+        "channels": int(classifier.shape[1]),
+    }
 
 
 def _numpy_array_globals() -> list:
     """What ``torch.load(weights_only=True)`` needs to rebuild the numpy arrays of a trainer checkpoint (numpy's RNG
     state, a uint32 array): the array and dtype constructors, and the numeric dtypes, never numpy's object dtype."""
     core = getattr(np, "_core", None) or np.core  # numpy 2 | numpy 1
-    numeric = (np.bool_, np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.uint64, np.int64,
-               np.float16, np.float32, np.float64)
+    numeric = (
+        np.bool_,
+        np.uint8,
+        np.int8,
+        np.uint16,
+        np.int16,
+        np.uint32,
+        np.int32,
+        np.uint64,
+        np.int64,
+        np.float16,
+        np.float32,
+        np.float64,
+    )
     return [core.multiarray._reconstruct, np.ndarray, np.dtype, *{type(np.dtype(t)) for t in numeric}]
 
 
@@ -164,15 +197,19 @@ def read_checkpoint(checkpoint: str | os.PathLike, trust_checkpoint: bool = Fals
         if not (path / "checkpoint.pt").is_file():
             raise FileNotFoundError(
                 f"{path} is a folder without checkpoint.pt: pass a run folder of python -m daformer_edu.train (its "
-                "--out) or a checkpoint file (the official release: latest.pth inside the extracted archive)")
+                "--out) or a checkpoint file (the official release: latest.pth inside the extracted archive)"
+            )
         path = path / "checkpoint.pt"
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint file at {path}: pass a .pth/.pt file or a run folder of "
-                                "python -m daformer_edu.train (its --out, which holds checkpoint.pt)")
+        raise FileNotFoundError(
+            f"no checkpoint file at {path}: pass a .pth/.pt file or a run folder of "
+            "python -m daformer_edu.train (its --out, which holds checkpoint.pt)"
+        )
     if path.name.endswith((".tar.gz", ".tgz", ".tar", ".zip")):
         raise SegmentorWeightsError(
             f"{path} is an archive; extract it first (tar -xzf {path.name}) and pass the .pth inside (the official "
-            "GTA→Cityscapes release: 211108_1622_gta2cs_daformer_s0_7f24c/latest.pth)")
+            "GTA→Cityscapes release: 211108_1622_gta2cs_daformer_s0_7f24c/latest.pth)"
+        )
     try:
         raw = _torch_load(path, trust_checkpoint)
     except Exception as err:  # a damaged file raises many types: RuntimeError, EOFError, KeyError, UnpicklingError
@@ -182,11 +219,13 @@ def read_checkpoint(checkpoint: str | os.PathLike, trust_checkpoint: bool = Fals
             what = f" ({found.group(1) or found.group(2)})" if found else ""
             raise SegmentorWeightsError(
                 f"{path} holds Python objects other than tensors{what}, which torch.load(weights_only=True) refuses. "
-                "If you trust the file, add --trust-checkpoint (trust_checkpoint=True)") from None
+                "If you trust the file, add --trust-checkpoint (trust_checkpoint=True)"
+            ) from None
         reason = text.strip().splitlines()[0] if text.strip() else type(err).__name__
         raise SegmentorWeightsError(
             f"{path} is not a readable checkpoint ({reason}): the file is truncated or was not written by "
-            "torch.save; download or copy it again") from None
+            "torch.save; download or copy it again"
+        ) from None
     if not isinstance(raw, Mapping):
         raise SegmentorWeightsError(f"{path} holds a {type(raw).__name__}, not a checkpoint dict of weights.")
     return path, raw
@@ -221,7 +260,7 @@ def save_prediction(pred, out_dir: str | os.PathLike, name: str, palette: np.nda
     """
     from PIL import Image
 
-    ids = torch.as_tensor(pred).cpu().numpy().astype(np.uint8)                   # [H, W] uint8 trainIds
+    ids = torch.as_tensor(pred).cpu().numpy().astype(np.uint8)  # [H, W] uint8 trainIds
     base = Path(out_dir) / name
     base.parent.mkdir(parents=True, exist_ok=True)
     paths = [base.parent / f"{base.name}_labelTrainIds.png"]
@@ -236,9 +275,13 @@ def _percent(v: float) -> float | None:
     return None if math.isnan(v) else round(100 * v, 3)
 
 
-def load_checkpoint_model(checkpoint, which: str = "model", encoder: str | None = None,
-                          trust_checkpoint: bool = False, name: str | os.PathLike | None = None,
-                          ) -> tuple[torch.nn.Module, dict]:
+def load_checkpoint_model(
+    checkpoint,
+    which: str = "model",
+    encoder: str | None = None,
+    trust_checkpoint: bool = False,
+    name: str | os.PathLike | None = None,
+) -> tuple[torch.nn.Module, dict]:
     """The segmentor stored in ``checkpoint`` (its MiT size and widths read from the weights) and that architecture.
 
     ``checkpoint``: a released mmseg checkpoint, a plain segmentor state dict, this package's ``checkpoint.pt`` or
@@ -258,14 +301,27 @@ def load_checkpoint_model(checkpoint, which: str = "model", encoder: str | None 
         arch["encoder"] = encoder
     with warnings.catch_warnings():  # "training from scratch": the weights come next
         warnings.simplefilter("ignore")
-        model = build_segmentor(arch["encoder"], "daformer", num_classes=arch["num_classes"],
-                                embed_dim=arch["embed_dim"], channels=arch["channels"])
+        model = build_segmentor(
+            arch["encoder"],
+            "daformer",
+            num_classes=arch["num_classes"],
+            embed_dim=arch["embed_dim"],
+            channels=arch["channels"],
+        )
     load_converted_state(model, state, origin, f"evaluate(checkpoint={os.fspath(name)!r}, which={which!r})")
     return model, arch
 
 
-def _confusion(model, data, num_classes: int, num_workers: int, progress, desc: str,
-               pred_dir: Path | None, palette: np.ndarray | None) -> torch.Tensor:
+def _confusion(
+    model,
+    data,
+    num_classes: int,
+    num_workers: int,
+    progress,
+    desc: str,
+    pred_dir: Path | None,
+    palette: np.ndarray | None,
+) -> torch.Tensor:
     """One confusion matrix over ``data`` (whole-image inference, logits resized to each full-size label)."""
     from tqdm.auto import tqdm
 
@@ -300,11 +356,27 @@ def _class_names(dataset: str, table: ClassTable, K: int, synthia_16: bool) -> l
     if dataset == "folder" and K != table.num_classes:
         raise SegmentorWeightsError(
             f"evaluate: the checkpoint predicts {K} classes but {table.origin} lists {table.num_classes} "
-            f"({', '.join(table.names)}); evaluate it on a dataset with the classes it was trained on")
+            f"({', '.join(table.names)}); evaluate it on a dataset with the classes it was trained on"
+        )
     if synthia_16 and (dataset != "cityscapes" or K != len(CLASSES)):
-        raise SegmentorWeightsError(f"evaluate: synthia_16 needs Cityscapes and its 19 classes; the dataset is "
-                                    f"{dataset!r} and the checkpoint has {K} classes.")
+        raise SegmentorWeightsError(
+            f"evaluate: synthia_16 needs Cityscapes and its 19 classes; the dataset is "
+            f"{dataset!r} and the checkpoint has {K} classes."
+        )
     return list(table.names) if K == table.num_classes else [str(c) for c in range(K)]
+
+
+def _scores(confusion: torch.Tensor, names: list[str], synthia_16: bool) -> dict:
+    """mIoU, per-class IoU and pixel accuracy in percent from one confusion matrix (+ Synthia's 16-class mIoU)."""
+    iou = metrics.iou_per_class(confusion)
+    scores = {
+        "miou": _percent(metrics.mean_iou(confusion)),
+        "per_class_iou": {name: _percent(float(v)) for name, v in zip(names, iou)},
+        "acc": _percent(metrics.pixel_accuracy(confusion)),
+    }
+    if synthia_16:
+        scores["miou_16"] = _percent(metrics.mean_iou(confusion, classes=SYNTHIA_16))
+    return scores
 
 
 def evaluate_checkpoint(
@@ -355,19 +427,31 @@ def evaluate_checkpoint(
     out = Path(out) if out is not None else None
     n = len(data) if max_images is None else min(len(data), max_images)
     start = time.perf_counter()
-    confusion = _confusion(model, torch.utils.data.Subset(data, range(n)), K, num_workers, progress,
-                           f"evaluate {which}", out / "predictions" if save_predictions else None, palette)
-    iou = metrics.iou_per_class(confusion)
+    confusion = _confusion(
+        model,
+        torch.utils.data.Subset(data, range(n)),
+        K,
+        num_workers,
+        progress,
+        f"evaluate {which}",
+        out / "predictions" if save_predictions else None,
+        palette,
+    )
     result = {
-        "miou": _percent(metrics.mean_iou(confusion)),
-        "per_class_iou": {name: _percent(float(v)) for name, v in zip(names, iou)},
-        "acc": _percent(metrics.pixel_accuracy(confusion)),
-        "num_classes": K, "num_images": n, "size": list(size), "dataset": dataset, "split": "val",
-        "root": os.fspath(root), "checkpoint": os.fspath(checkpoint), "which": which, "architecture": arch,
-        "device": str(device), "seconds": round(time.perf_counter() - start, 1), "confusion": confusion.tolist(),
+        **_scores(confusion, names, synthia_16),
+        "num_classes": K,
+        "num_images": n,
+        "size": list(size),
+        "dataset": dataset,
+        "split": "val",
+        "root": os.fspath(root),
+        "checkpoint": os.fspath(checkpoint),
+        "which": which,
+        "architecture": arch,
+        "device": str(device),
+        "seconds": round(time.perf_counter() - start, 1),
+        "confusion": confusion.tolist(),
     }
-    if synthia_16:
-        result["miou_16"] = _percent(metrics.mean_iou(confusion, classes=SYNTHIA_16))
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
         (out / "metrics.json").write_text(json.dumps(result, indent=2) + "\n")
@@ -396,34 +480,64 @@ def main(argv: list[str] | None = None) -> dict:
     Taught in: notebooks/09_full_uda.ipynb
     """
     p = argparse.ArgumentParser(prog="python -m daformer_edu.evaluate", description=__doc__.split("\n\n")[0])
-    p.add_argument("--checkpoint", required=True,
-                   help="checkpoint file (.pth/.pt: the official release or ours) or a run folder (checkpoint.pt)")
-    p.add_argument("--dataset", default="cityscapes", choices=DATASETS,
-                   help="cityscapes (19 classes) | folder (images/val, labels/val, classes.json: your classes)")
-    p.add_argument("--root", required=True,
-                   help="dataset folder (Cityscapes: with leftImg8bit/ and gtFine/; folder: with classes.json)")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        help="checkpoint file (.pth/.pt: the official release or ours) or a run folder (checkpoint.pt)",
+    )
+    p.add_argument(
+        "--dataset",
+        default="cityscapes",
+        choices=DATASETS,
+        help="cityscapes (19 classes) | folder (images/val, labels/val, classes.json: your classes)",
+    )
+    p.add_argument(
+        "--root",
+        required=True,
+        help="dataset folder (Cityscapes: with leftImg8bit/ and gtFine/; folder: with classes.json)",
+    )
     p.add_argument("--which", default="model", help="model (student, default, as the official test.sh) | ema_model")
     p.add_argument("--encoder", default=None, choices=sorted(MIT_CONFIGS), help="MiT size (default: from the weights)")
-    p.add_argument("--size", type=_parse_size, default=None,
-                   help="inference size HxW, a keep-ratio bound as mmseg's Resize (default 512x1024; folder: the "
-                        "run's image_size)")
+    p.add_argument(
+        "--size",
+        type=_parse_size,
+        default=None,
+        help="inference size HxW, a keep-ratio bound as mmseg's Resize (default 512x1024; folder: the "
+        "run's image_size)",
+    )
     p.add_argument("--synthia-16", action="store_true", help="also report the mIoU over the 16 Synthia classes")
     p.add_argument("--out", default=None, help="folder for metrics.json (and predictions)")
-    p.add_argument("--save-predictions", action="store_true",
-                   help="write OUT/predictions/{name}_labelTrainIds.png and {name}_color.png")
+    p.add_argument(
+        "--save-predictions",
+        action="store_true",
+        help="write OUT/predictions/{name}_labelTrainIds.png and {name}_color.png",
+    )
     p.add_argument("--device", default=None, help="cuda | cpu (default: cuda if available)")
     p.add_argument("--workers", type=int, default=0, help="DataLoader workers for reading the images")
-    p.add_argument("--trust-checkpoint", action="store_true",
-                   help="load with torch.load(weights_only=False), only for a file you trust that needs it")
+    p.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="load with torch.load(weights_only=False), only for a file you trust that needs it",
+    )
     p.add_argument("--max-images", type=int, default=None, help="evaluate only the first N images (a quick look)")
     args = p.parse_args(argv)
     if args.save_predictions and args.out is None:
         p.error("--save-predictions needs --out DIR")
     try:
         result = evaluate_checkpoint(
-            args.checkpoint, args.root, dataset=args.dataset, which=args.which, encoder=args.encoder, size=args.size,
-            synthia_16=args.synthia_16, out=args.out, save_predictions=args.save_predictions, device=args.device,
-            num_workers=args.workers, max_images=args.max_images, trust_checkpoint=args.trust_checkpoint,
+            args.checkpoint,
+            args.root,
+            dataset=args.dataset,
+            which=args.which,
+            encoder=args.encoder,
+            size=args.size,
+            synthia_16=args.synthia_16,
+            out=args.out,
+            save_predictions=args.save_predictions,
+            device=args.device,
+            num_workers=args.workers,
+            max_images=args.max_images,
+            trust_checkpoint=args.trust_checkpoint,
         )
     except USER_ERRORS as e:  # no dataset, no checkpoint, one that does not fit, a corrupt image or label
         p.exit(2, f"{p.prog}: error: {one_line(e)}\n")

@@ -25,6 +25,7 @@ on full-size pairs. Sliding-window inference (``SlidingWindow``) is HRDA's proto
 
 Taught in: notebooks/09_full_uda.ipynb
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -43,7 +44,9 @@ __all__ = [
 ]
 
 
-def confusion_matrix(pred: torch.Tensor, label: torch.Tensor, num_classes: int, ignore_index: int = 255) -> torch.Tensor:
+def confusion_matrix(
+    pred: torch.Tensor, label: torch.Tensor, num_classes: int, ignore_index: int = 255
+) -> torch.Tensor:
     """``[K, K]`` int64 counts, ``M[i, j]`` = pixels of ground-truth class i predicted as j (rows = GT).
 
     Works on any device with one ``bincount`` over ``K·gt + pred`` (pixels with ``label == ignore_index``
@@ -60,12 +63,14 @@ def confusion_matrix(pred: torch.Tensor, label: torch.Tensor, num_classes: int, 
     if label.numel():
         bad_l = (label < 0) | (label >= num_classes)
         if bad_l.any():
-            raise ValueError(f"label values {torch.unique(label[bad_l]).tolist()} are outside 0..{num_classes - 1} "
-                             f"and not the ignore index {ignore_index}")
+            raise ValueError(
+                f"label values {torch.unique(label[bad_l]).tolist()} are outside 0..{num_classes - 1} "
+                f"and not the ignore index {ignore_index}"
+            )
         bad_p = (pred < 0) | (pred >= num_classes)
         if bad_p.any():
             raise ValueError(f"prediction values {torch.unique(pred[bad_p]).tolist()} are outside 0..{num_classes - 1}")
-    idx = label * num_classes + pred                                               # [N]
+    idx = label * num_classes + pred  # [N]
     return torch.bincount(idx, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
 
 
@@ -75,8 +80,8 @@ def iou_per_class(confusion: torch.Tensor) -> torch.Tensor:
     Taught in: notebooks/09_full_uda.ipynb
     """
     m = confusion.double()
-    tp = torch.diagonal(m)                                                         # [K]
-    union = m.sum(dim=1) + m.sum(dim=0) - tp                                       # [K] = TP + FN + FP
+    tp = torch.diagonal(m)  # [K]
+    union = m.sum(dim=1) + m.sum(dim=0) - tp  # [K] = TP + FN + FP
     return torch.where(union > 0, tp / union.clamp_min(1), torch.full_like(tp, float("nan")))
 
 
@@ -140,8 +145,14 @@ def _slide(model, x: torch.Tensor, win: SlidingWindow) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict(model, image: torch.Tensor, size=None, sliding_window: SlidingWindow | None = None, out_size=None,
-            return_logits: bool = False) -> torch.Tensor:
+def predict(
+    model,
+    image: torch.Tensor,
+    size=None,
+    sliding_window: SlidingWindow | None = None,
+    out_size=None,
+    return_logits: bool = False,
+) -> torch.Tensor:
     """Whole-image inference: class map ``[B, H, W]`` (or ``[H, W]`` for one ``[3, H, W]`` image).
 
     ``size=(h, w)`` resizes the image before the forward pass (bilinear); ``sliding_window`` runs the model on
@@ -154,17 +165,17 @@ def predict(model, image: torch.Tensor, size=None, sliding_window: SlidingWindow
     Taught in: notebooks/09_full_uda.ipynb
     """
     single = image.dim() == 3
-    x = image.unsqueeze(0) if single else image                                    # [B, 3, H, W]
+    x = image.unsqueeze(0) if single else image  # [B, 3, H, W]
     weight = next(model.parameters(), None) if isinstance(model, torch.nn.Module) else None
     if weight is not None:
-        x = x.to(weight.device)                   # a CPU image into a CUDA model just works
+        x = x.to(weight.device)  # a CPU image into a CUDA model just works
     out_size = tuple(out_size) if out_size is not None else tuple(x.shape[-2:])
     if size is not None and tuple(size) != tuple(x.shape[-2:]):
         x = F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
     if sliding_window is not None:
         logits = _slide(model, x, sliding_window)
     else:
-        logits = model(x)                                                          # [B, K, h, w]
+        logits = model(x)  # [B, K, h, w]
     logits = logits.float()  # resize and compare in fp32, also under bf16 autocast
     if tuple(logits.shape[-2:]) != out_size:
         logits = F.interpolate(logits, size=out_size, mode="bilinear", align_corners=False)
@@ -173,8 +184,19 @@ def predict(model, image: torch.Tensor, size=None, sliding_window: SlidingWindow
 
 
 @torch.no_grad()
-def evaluate(model, data, num_classes: int = 19, device=None, size=None, sliding_window=None, batch_size: int = 1,
-             max_batches: int | None = None, classes=None, progress: bool | None = None, ignore_index: int = 255) -> dict:
+def evaluate(
+    model,
+    data,
+    num_classes: int = 19,
+    device=None,
+    size=None,
+    sliding_window=None,
+    batch_size: int = 1,
+    max_batches: int | None = None,
+    classes=None,
+    progress: bool | None = None,
+    ignore_index: int = 255,
+) -> dict:
     """mIoU of ``model`` on a labelled dataset or DataLoader; returns ``{"miou", "iou", "acc", "confusion"}``.
 
     ``miou``, ``iou`` (a list of K floats, NaN for absent classes) and ``acc`` (pixel accuracy) are in percent:

@@ -40,6 +40,7 @@ not fit, a missing input or an input folder without images — stops before any 
 every readable image is segmented and written, then one line names the unreadable ones (exit status 2), so a
 folder of 1,000 photos with one broken JPEG still gives 999 results and says which one is missing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,8 +65,17 @@ from .evaluate import (
     save_prediction,
 )
 
-__all__ = ["IMAGE_SUFFIXES", "PredictError", "find_images", "read_rgb", "run_classes", "segment", "overlay_image",
-           "predict_images", "main"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "PredictError",
+    "find_images",
+    "read_rgb",
+    "run_classes",
+    "segment",
+    "overlay_image",
+    "predict_images",
+    "main",
+]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")  # what a folder input is searched for
 
@@ -93,11 +103,18 @@ def find_images(inputs, out=None) -> list[tuple[Path, Path]]:
     found: list[tuple[Path, Path]] = []
     for item in map(Path, inputs):
         if item.is_dir():
-            files = sorted(p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-                           and not (skip is not None and p.resolve().is_relative_to(skip)))
+            files = sorted(
+                p
+                for p in item.rglob("*")
+                if p.is_file()
+                and p.suffix.lower() in IMAGE_SUFFIXES
+                and not (skip is not None and p.resolve().is_relative_to(skip))
+            )
             if not files:
-                raise PredictError(f"{item} holds no {' '.join(IMAGE_SUFFIXES)} image (searched with its "
-                                   "sub-folders, outside --out); pass a folder with images, or the image files")
+                raise PredictError(
+                    f"{item} holds no {' '.join(IMAGE_SUFFIXES)} image (searched with its "
+                    "sub-folders, outside --out); pass a folder with images, or the image files"
+                )
             found += [(p, p.relative_to(item).with_suffix("")) for p in files]
         elif item.is_file():
             found.append((item, Path(item.stem)))
@@ -106,8 +123,10 @@ def find_images(inputs, out=None) -> list[tuple[Path, Path]]:
     seen: dict[Path, Path] = {}
     for path, name in found:
         if name in seen:
-            raise PredictError(f"{seen[name]} and {path} would both write {name}_color.png (and the other outputs) in "
-                               "--out; rename one of them, or segment them in two runs with different --out")
+            raise PredictError(
+                f"{seen[name]} and {path} would both write {name}_color.png (and the other outputs) in "
+                "--out; rename one of them, or segment them in two runs with different --out"
+            )
         seen[name] = path
     return found
 
@@ -119,7 +138,7 @@ def read_rgb(path: str | os.PathLike) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.load()  # decodes now: a truncated file fails here
-            return np.array(ImageOps.exif_transpose(im).convert("RGB"))        # [H, W, 3] uint8
+            return np.array(ImageOps.exif_transpose(im).convert("RGB"))  # [H, W, 3] uint8
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         raise PredictError(f"{path} ({one_line(err)})") from None
 
@@ -137,28 +156,32 @@ def run_classes(config: dict | None, num_classes: int, classes: str | os.PathLik
         side = "source" if config.get("source") == "folder" else "target"
         path = Path(str(config.get(f"{side}_root"))) / "classes.json"
         if not path.is_file():
-            raise PredictError(f"the checkpoint's run was trained on the folder dataset {path.parent}, whose "
-                               f"classes.json is not there (moved, or another machine); pass it with --classes FILE")
+            raise PredictError(
+                f"the checkpoint's run was trained on the folder dataset {path.parent}, whose "
+                f"classes.json is not there (moved, or another machine); pass it with --classes FILE"
+            )
         table = ClassTable.from_json(path)
     else:
         table = ClassTable.cityscapes()
     if table.num_classes != num_classes:
-        raise PredictError(f"the checkpoint predicts {num_classes} classes but {table.origin} lists "
-                           f"{table.num_classes} ({', '.join(table.names)}); pass the run's classes.json with "
-                           "--classes FILE")
+        raise PredictError(
+            f"the checkpoint predicts {num_classes} classes but {table.origin} lists "
+            f"{table.num_classes} ({', '.join(table.names)}); pass the run's classes.json with "
+            "--classes FILE"
+        )
     return table
 
 
 def segment(model: torch.nn.Module, image: np.ndarray, size: tuple[int, int]) -> torch.Tensor:
     """Class ids ``[H, W]`` (long, CPU) of one uint8 RGB image ``[H, W, 3]``, with the whole-image protocol."""
-    resized, _ = Resize(tuple(size), resize_label=False)(image)                # [h, w, 3] uint8, keep ratio (cv2)
-    x, _ = Normalize()(resized)                                                # [3, h, w] float, ImageNet statistics
-    return metrics.predict(model, x, out_size=image.shape[:2])                 # [H, W]: logits resized, then argmax
+    resized, _ = Resize(tuple(size), resize_label=False)(image)  # [h, w, 3] uint8, keep ratio (cv2)
+    x, _ = Normalize()(resized)  # [3, h, w] float, ImageNet statistics
+    return metrics.predict(model, x, out_size=image.shape[:2])  # [H, W]: logits resized, then argmax
 
 
 def overlay_image(image: np.ndarray, color: np.ndarray) -> np.ndarray:
     """Image and class colours half and half: ``(image + color + 1) // 2`` (uint8 ``[H, W, 3]`` each)."""
-    return ((image.astype(np.uint16) + color + 1) // 2).astype(np.uint8)       # [H, W, 3]
+    return ((image.astype(np.uint16) + color + 1) // 2).astype(np.uint8)  # [H, W, 3]
 
 
 def _load(checkpoint, which: str, size, classes, trust_checkpoint: bool):
@@ -172,9 +195,18 @@ def _load(checkpoint, which: str, size, classes, trust_checkpoint: bool):
     return model, table, tuple(int(v) for v in size)
 
 
-def predict_images(checkpoint, inputs, out, which: str = "model", overlay: bool = False, size=None,
-                   classes=None, device: str | None = None, progress: bool | None = None,
-                   trust_checkpoint: bool = False) -> list[Path]:
+def predict_images(
+    checkpoint,
+    inputs,
+    out,
+    which: str = "model",
+    overlay: bool = False,
+    size=None,
+    classes=None,
+    device: str | None = None,
+    progress: bool | None = None,
+    trust_checkpoint: bool = False,
+) -> list[Path]:
     """Segment image files and folders with a checkpoint; write the PNGs (module text) and return their paths.
 
     ``checkpoint``: a run folder, its ``checkpoint.pt``, a released ``latest.pth`` or a segmentor state dict;
@@ -202,20 +234,23 @@ def predict_images(checkpoint, inputs, out, which: str = "model", overlay: bool 
     failed: list[str] = []
     for path, name in tqdm(images, desc=f"predict ({which})", unit="image", disable=disable):
         try:
-            image = read_rgb(path)                                             # [H, W, 3] uint8
+            image = read_rgb(path)  # [H, W, 3] uint8
         except PredictError as err:
             failed.append(str(err))
             continue
-        ids = segment(model, image, size)                                      # [H, W] class ids
+        ids = segment(model, image, size)  # [H, W] class ids
         written += save_prediction(ids, out, str(name), table.palette)
         if overlay:
             written.append(Path(out) / f"{name}_overlay.png")
             Image.fromarray(overlay_image(image, table.palette[ids.numpy()])).save(written[-1])
     if failed:
         shown = "; ".join(failed[:3]) + (f"; and {len(failed) - 3} more" if len(failed) > 3 else "")
-        raise PredictError(f"{len(failed)} of {len(images)} images could not be read and were skipped: {shown}. The "
-                           f"other {len(images) - len(failed)} were written to {out}; replace or convert the "
-                           "unreadable files and run them again", written)
+        raise PredictError(
+            f"{len(failed)} of {len(images)} images could not be read and were skipped: {shown}. The "
+            f"other {len(images) - len(failed)} were written to {out}; replace or convert the "
+            "unreadable files and run them again",
+            written,
+        )
     return written
 
 
@@ -226,25 +261,52 @@ def main(argv: list[str] | None = None) -> list[Path]:
     """
     p = argparse.ArgumentParser(prog="python -m daformer_edu.predict", description=__doc__.split("\n\n")[0])
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files and folders (searched recursively)")
-    p.add_argument("--checkpoint", required=True,
-                   help="a run folder of python -m daformer_edu.train (checkpoint.pt), a .pth/.pt file")
+    p.add_argument(
+        "--checkpoint",
+        required=True,
+        help="a run folder of python -m daformer_edu.train (checkpoint.pt), a .pth/.pt file",
+    )
     p.add_argument("--out", required=True, help="output folder (a folder input's layout is mirrored in it)")
-    p.add_argument("--which", default="model", choices=("model", "ema_model"),
-                   help="model (the student, default) | ema_model (the EMA teacher)")
+    p.add_argument(
+        "--which",
+        default="model",
+        choices=("model", "ema_model"),
+        help="model (the student, default) | ema_model (the EMA teacher)",
+    )
     p.add_argument("--overlay", action="store_true", help="also write <stem>_overlay.png, image and colours blended")
-    p.add_argument("--size", type=int, nargs=2, metavar=("H", "W"), default=None,
-                   help="inference size, a keep-ratio bound as mmseg's Resize (default: the run's image_size, "
-                        "else 512 1024)")
-    p.add_argument("--classes", default=None, metavar="FILE",
-                   help="a classes.json for the colours and names (default: the run's; Cityscapes otherwise)")
+    p.add_argument(
+        "--size",
+        type=int,
+        nargs=2,
+        metavar=("H", "W"),
+        default=None,
+        help="inference size, a keep-ratio bound as mmseg's Resize (default: the run's image_size, else 512 1024)",
+    )
+    p.add_argument(
+        "--classes",
+        default=None,
+        metavar="FILE",
+        help="a classes.json for the colours and names (default: the run's; Cityscapes otherwise)",
+    )
     p.add_argument("--device", default=None, help="cuda | cpu (default: cuda if available)")
-    p.add_argument("--trust-checkpoint", action="store_true",
-                   help="load with torch.load(weights_only=False), only for a file you trust that needs it")
+    p.add_argument(
+        "--trust-checkpoint",
+        action="store_true",
+        help="load with torch.load(weights_only=False), only for a file you trust that needs it",
+    )
     args = p.parse_args(argv)
     try:
-        written = predict_images(args.checkpoint, args.inputs, args.out, which=args.which, overlay=args.overlay,
-                                 size=args.size, classes=args.classes, device=args.device,
-                                 trust_checkpoint=args.trust_checkpoint)
+        written = predict_images(
+            args.checkpoint,
+            args.inputs,
+            args.out,
+            which=args.which,
+            overlay=args.overlay,
+            size=args.size,
+            classes=args.classes,
+            device=args.device,
+            trust_checkpoint=args.trust_checkpoint,
+        )
     except (PredictError, *USER_ERRORS) as err:
         p.exit(2, f"{p.prog}: error: {one_line(err)}\n")
     per_image = 3 if args.overlay else 2

@@ -21,6 +21,7 @@ again and it continues from there (the batches are a pure function of ``(seed, s
 
 Taught in: notebooks/08_feature_distance.ipynb
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,7 +45,6 @@ from .data.synthetic.objects import SyntheticObjects
 from .models.segmentor import ENCODERS
 
 __all__ = ["PretrainConfig", "ObjectClassifier", "pretrain", "linear_probe"]
-
 
 
 @dataclass
@@ -134,14 +134,47 @@ def _score(model: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> dict
     model.eval()
     preds = []
     for i in range(0, len(images), 256):
-        preds.append(model(_normalise(images[i:i + 256])) > 0)
+        preds.append(model(_normalise(images[i : i + 256])) > 0)
     model.train()
     pred = torch.cat(preds).float()
     tp = (pred * labels).sum(0)
     f1 = 2 * tp / (pred.sum(0) + labels.sum(0)).clamp(min=1)
     present = labels.sum(0) > 0
-    return {"val_mean_f1": round(float(f1[present].mean()) * 100, 2),
-            "val_exact_match": round(float((pred == labels).all(1).float().mean()) * 100, 2)}
+    return {
+        "val_mean_f1": round(float(f1[present].mean()) * 100, 2),
+        "val_exact_match": round(float((pred == labels).all(1).float().mean()) * 100, 2),
+    }
+
+
+def _resume(partial: Path, cfg: PretrainConfig, model: nn.Module, optimizer) -> tuple[int, float]:
+    """Continue from ``partial`` (the last checkpoint of a killed run) when it exists: (step, seconds so far)."""
+    if not partial.is_file():
+        return 0, 0.0
+    state = load_checkpoint(partial)
+    if state["config"] != dataclasses.asdict(cfg):
+        raise ValueError(
+            f"pretrain: {partial} was made with other settings; delete it or use them again "
+            f"(checkpoint: {state['config']})"
+        )
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    set_rng_state(state["rng"])
+    print(f"pretrain: continuing {partial} from step {state['step']}", file=sys.stderr)
+    return state["step"], state["seconds"]
+
+
+def _batch(cfg: PretrainConfig, step: int, train_x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The batch of ``step``: a function of (seed, step) — picture indices and horizontal flips.
+
+    Not ``data.stream.CropStream`` (numpy, one generator per slot): that would change every batch, and the command
+    recorded in the shipped weights must reproduce them bit for bit.
+    """
+    g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
+    idx = torch.randint(len(train_x), (cfg.batch_size,), generator=g)  # [B]
+    x = _normalise(train_x[idx])  # [B, 3, S, S]
+    flip = torch.rand(cfg.batch_size, generator=g) < 0.5
+    x[flip] = x[flip].flip(-1)
+    return x, idx
 
 
 def pretrain(config: PretrainConfig, argv: list[str] | None = None) -> dict:
@@ -161,33 +194,19 @@ def pretrain(config: PretrainConfig, argv: list[str] | None = None) -> dict:
     model = ObjectClassifier(getattr(mit, cfg.encoder)())
     decay = [p for n, p in model.named_parameters() if p.ndim > 1]
     no_decay = [p for n, p in model.named_parameters() if p.ndim <= 1]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                                   {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
-    step, seconds_before = 0, 0.0
-    if partial.is_file():
-        state = load_checkpoint(partial)
-        if state["config"] != dataclasses.asdict(cfg):
-            raise ValueError(f"pretrain: {partial} was made with other settings; delete it or use them again "
-                             f"(checkpoint: {state['config']})")
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        set_rng_state(state["rng"])
-        step, seconds_before = state["step"], state["seconds"]
-        print(f"pretrain: continuing {partial} from step {step}", file=sys.stderr)
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr
+    )
+    step, seconds_before = _resume(partial, cfg, model, optimizer)
 
     train_x, train_y = _render_object_set("train", cfg.images, cfg.size, cfg.data_seed, cfg.progress)
     val_x, val_y = _render_object_set("val", cfg.val_images, cfg.size, cfg.data_seed, cfg.progress)
     model.train()
-    bar = tqdm(total=cfg.iterations, initial=step, desc=f"pretrain {cfg.encoder}", disable=not cfg.progress,
-               dynamic_ncols=True)
+    bar = tqdm(
+        total=cfg.iterations, initial=step, desc=f"pretrain {cfg.encoder}", disable=not cfg.progress, dynamic_ncols=True
+    )
     while step < cfg.iterations:
-        # the batch: a function of (seed, step). Not data.stream.CropStream (numpy, one generator per slot): that
-        # would change every batch, and the command recorded in the shipped weights must reproduce them bit for bit
-        g = torch.Generator().manual_seed(cfg.seed * 1_000_003 + step)
-        idx = torch.randint(len(train_x), (cfg.batch_size,), generator=g)
-        x = _normalise(train_x[idx])  # [B, 3, S, S]
-        flip = torch.rand(cfg.batch_size, generator=g) < 0.5
-        x[flip] = x[flip].flip(-1)
+        x, idx = _batch(cfg, step, train_x)  # [B, 3, S, S], [B]
         for group in optimizer.param_groups:
             group["lr"] = _lr(cfg, step)
         loss = F.binary_cross_entropy_with_logits(model(x), train_y[idx])
@@ -198,9 +217,17 @@ def pretrain(config: PretrainConfig, argv: list[str] | None = None) -> dict:
         bar.update(1)
         bar.set_postfix(loss=f"{loss.item():.3f}")
         if step % cfg.checkpoint_interval == 0 and step < cfg.iterations:
-            save_checkpoint({"config": dataclasses.asdict(cfg), "model": model.state_dict(),
-                             "optimizer": optimizer.state_dict(), "rng": rng_state(), "step": step,
-                             "seconds": seconds_before + time.perf_counter() - start}, partial)
+            save_checkpoint(
+                {
+                    "config": dataclasses.asdict(cfg),
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "rng": rng_state(),
+                    "step": step,
+                    "seconds": seconds_before + time.perf_counter() - start,
+                },
+                partial,
+            )
     bar.close()
     score = _score(model, val_x, val_y)
     model.eval()
@@ -234,17 +261,20 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    kw = {f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig) if f.name not in ("progress", "probe")}
+    kw = {
+        f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainConfig) if f.name not in ("progress", "probe")
+    }
     try:
         cfg = PretrainConfig(**kw, progress=not args.no_progress)
     except ValueError as err:
         parser.error(str(err))
     meta = pretrain(cfg, argv)
-    print(f"wrote {cfg.out}: {meta['seconds']:.0f} s, validation mean F1 {meta['val_mean_f1']:.1f} %, "
-          f"exact match {meta['val_exact_match']:.1f} %; linear probe on street scenes: source "
-          f"{meta['probe_source']:.1f} %, target {meta['probe_target']:.1f} %")
+    print(
+        f"wrote {cfg.out}: {meta['seconds']:.0f} s, validation mean F1 {meta['val_mean_f1']:.1f} %, "
+        f"exact match {meta['val_exact_match']:.1f} %; linear probe on street scenes: source "
+        f"{meta['probe_source']:.1f} %, target {meta['probe_target']:.1f} %"
+    )
     return 0
-
 
 
 def _cell_features(encoder: nn.Module, dataset, indices) -> tuple[torch.Tensor, torch.Tensor]:
@@ -261,8 +291,14 @@ def _cell_features(encoder: nn.Module, dataset, indices) -> tuple[torch.Tensor, 
     return torch.cat(X), torch.cat(Y)
 
 
-def linear_probe(encoder: nn.Module, domain: str = "source", train_images: int = 24, test_images: int = 16,
-                 size: tuple[int, int] = (128, 256), ridge: float = 10.0) -> float:
+def linear_probe(
+    encoder: nn.Module,
+    domain: str = "source",
+    train_images: int = 24,
+    test_images: int = 16,
+    size: tuple[int, int] = (128, 256),
+    ridge: float = 10.0,
+) -> float:
     """How much a frozen encoder's features know about street scenes: a linear probe's pixel accuracy (%).
 
     A task pre-training never saw: the semantic class of each stride-8 cell of ``domain``'s validation
@@ -287,8 +323,9 @@ def linear_probe(encoder: nn.Module, domain: str = "source", train_images: int =
     Xtr, Ytr = (Xtr[keep] - mean) / std, Ytr[keep]
     Xte = (Xte - mean) / std
     Xtr, Xte = F.pad(Xtr, (0, 1), value=1.0), F.pad(Xte, (0, 1), value=1.0)  # a bias column
-    W = torch.linalg.solve(Xtr.T @ Xtr + ridge * torch.eye(Xtr.shape[1], dtype=Xtr.dtype),
-                           Xtr.T @ F.one_hot(Ytr, NUM_CLASSES).double())  # [C + 1, K]
+    W = torch.linalg.solve(
+        Xtr.T @ Xtr + ridge * torch.eye(Xtr.shape[1], dtype=Xtr.dtype), Xtr.T @ F.one_hot(Ytr, NUM_CLASSES).double()
+    )  # [C + 1, K]
     ok = Yte != 255
     return float(((Xte @ W).argmax(1)[ok] == Yte[ok]).float().mean()) * 100
 

@@ -8,6 +8,7 @@ writes ``config.json``; a resumed one drops the log lines its killed predecessor
 
 Taught in: notebooks/09_full_uda.ipynb
 """
+
 from __future__ import annotations
 
 import json

@@ -24,6 +24,7 @@ Needs the ``site`` extra: ``pip install -e ".[site]"`` (27 s into a fresh venv).
 CPU: the whole site (11 notebooks, 68 figures, 44 MB) takes 15 s of CPU, 46 s of wall time on the machine shared
 with other jobs (load 8): ``time python -m daformer_edu.site build /tmp/site``.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,8 +43,17 @@ __all__ = ["PAGES_DIR", "PAGE_ORDER", "build", "main", "site_pages"]
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 STUDENT_DIR = "_student"  # inside the Sphinx source folder; the download role copies each file into the site
 PAGES_DIR = Path(__file__).resolve().parent / "pages"  # Markdown pages, shipped as package data
-PAGE_ORDER = ("course", "training", "real_data", "released_model", "library", "siblings", "paper_vs_official",
-              "measured", "testing")
+PAGE_ORDER = (
+    "course",
+    "training",
+    "real_data",
+    "released_model",
+    "library",
+    "siblings",
+    "paper_vs_official",
+    "measured",
+    "testing",
+)
 
 
 def site_pages(pages_dir: Path | None = None) -> list[Path]:
@@ -51,8 +61,9 @@ def site_pages(pages_dir: Path | None = None) -> list[Path]:
     found = {p.stem: p for p in Path(pages_dir or PAGES_DIR).glob("*.md")}
     clash = sorted(s for s in found if s == "index" or re.match(r"^\d\d_", s))
     if clash:
-        raise ValueError(f"{pages_dir or PAGES_DIR}: page names {clash} clash with the home page or a notebook; "
-                         "rename them")
+        raise ValueError(
+            f"{pages_dir or PAGES_DIR}: page names {clash} clash with the home page or a notebook; rename them"
+        )
     return [found[s] for s in PAGE_ORDER if s in found] + [found[s] for s in sorted(set(found) - set(PAGE_ORDER))]
 
 
@@ -97,12 +108,17 @@ def _home_page(notebooks: list[Path], nbs: dict[str, dict], readme: Path, pages:
     """The notebook map as a MyST page: title → page, what it builds, library piece, time, student edition; then
     the list of the Markdown ``pages``. Two tables of contents: the notebooks, then the pages."""
     rows = _readme_map(readme)
-    lines = ["# daformer_edu — DAFormer, built piece by piece", "",
-             "One notebook per piece of DAFormer (Hoyer et al., CVPR 2022), each checked against the library "
-             "`daformer_edu`. The pages show the committed runs; to run a notebook yourself, download its "
-             "**student edition** (exercises without their answers, outputs cleared) and open it in JupyterLab "
-             "next to an installed `daformer_edu` (`pip install -e .` in the repository).", "",
-             "| notebook | what it builds | library piece | time | download |", "|---|---|---|---|---|"]
+    lines = [
+        "# daformer_edu — DAFormer, built piece by piece",
+        "",
+        "One notebook per piece of DAFormer (Hoyer et al., CVPR 2022), each checked against the library "
+        "`daformer_edu`. The pages show the committed runs; to run a notebook yourself, download its "
+        "**student edition** (exercises without their answers, outputs cleared) and open it in JupyterLab "
+        "next to an installed `daformer_edu` (`pip install -e .` in the repository).",
+        "",
+        "| notebook | what it builds | library piece | time | download |",
+        "|---|---|---|---|---|",
+    ]
     for path in notebooks:
         nb = nbs[path.stem]
         title, time = _title_and_time(nb)
@@ -124,9 +140,13 @@ def _page_notebook(nb: dict, stem: str) -> dict:
     """The notebook as its page shows it: a student-edition link after the title cell (no other change)."""
     page = json.loads(json.dumps(nb))
     if _has_exercises(nb):
-        note = {"cell_type": "markdown", "id": "site-student-edition", "metadata": {},
-                "source": f"**Student edition:** {_download(stem)} — this notebook without the exercises' "
-                          "answers, outputs cleared; its self-checks fail until you write each exercise."}
+        note = {
+            "cell_type": "markdown",
+            "id": "site-student-edition",
+            "metadata": {},
+            "source": f"**Student edition:** {_download(stem)} — this notebook without the exercises' "
+            "answers, outputs cleared; its self-checks fail until you write each exercise.",
+        }
         page["cells"].insert(1, note)
     return page
 
@@ -135,9 +155,9 @@ def _favicon(path: Path) -> None:
     """A 16×16 icon in the Cityscapes colours of road, car and vegetation (a page without one logs a 404)."""
     from PIL import Image
 
-    img = Image.new("RGB", (16, 16), (128, 64, 128))                  # road
-    img.paste((0, 0, 142), (3, 6, 13, 12))                            # car
-    img.paste((107, 142, 35), (0, 0, 16, 4))                          # vegetation
+    img = Image.new("RGB", (16, 16), (128, 64, 128))  # road
+    img.paste((0, 0, 142), (3, 6, 13, 12))  # car
+    img.paste((107, 142, 35), (0, 0, 16, 4))  # vegetation
     img.save(path)
 
 
@@ -154,8 +174,13 @@ def _write_sources(src: Path, notebooks: Path, readme: Path, pages: list[Path]) 
     (src / "index.md").write_text(_home_page(paths, nbs, readme, pages), encoding="utf-8")
 
 
-def build(out_dir: Path, notebooks: Path | None = None, readme: Path | None = None, quiet: bool = True,
-          pages_dir: Path | None = None) -> Path:
+def build(
+    out_dir: Path,
+    notebooks: Path | None = None,
+    readme: Path | None = None,
+    quiet: bool = True,
+    pages_dir: Path | None = None,
+) -> Path:
     """Build the site into ``out_dir`` (its ``index.html`` is the home page); return ``out_dir``.
 
     ``notebooks``: the folder of ``NN_*.ipynb`` (default: the repository's ``notebooks/``); ``readme``: where the
@@ -165,8 +190,9 @@ def build(out_dir: Path, notebooks: Path | None = None, readme: Path | None = No
     try:
         from sphinx.application import Sphinx
     except ImportError as err:  # the optional extra is missing
-        raise SystemExit(f"python -m daformer_edu.site needs Sphinx and MyST-NB ({err}): "
-                         'pip install -e ".[site]"') from err
+        raise SystemExit(
+            f'python -m daformer_edu.site needs Sphinx and MyST-NB ({err}): pip install -e ".[site]"'
+        ) from err
     notebooks = Path(notebooks or course.default_notebooks_dir())
     readme = Path(readme or notebooks.parent / "README.md")
     out_dir = Path(out_dir)
@@ -176,16 +202,22 @@ def build(out_dir: Path, notebooks: Path | None = None, readme: Path | None = No
         _write_sources(src, notebooks, readme, site_pages(pages_dir))
         warnings = io.StringIO() if quiet else sys.stderr
         config = {
-            "project": "daformer_edu", "author": "daformer_edu",
+            "project": "daformer_edu",
+            "author": "daformer_edu",
             "extensions": ["myst_nb", "sphinx-mathjax-offline"],
-            "html_theme": "sphinx_book_theme", "html_title": "daformer_edu course",
-            "html_favicon": "favicon.png",    # else the browser asks for /favicon.ico and logs a 404
+            "html_theme": "sphinx_book_theme",
+            "html_title": "daformer_edu course",
+            "html_favicon": "favicon.png",  # else the browser asks for /favicon.ico and logs a 404
             "html_context": {"default_mode": "light"},  # else the theme logs "Got invalid theme mode"
-            "html_theme_options": {"use_download_button": True, "use_fullscreen_button": False,
-                                   "use_repository_button": False, "show_toc_level": 1},
+            "html_theme_options": {
+                "use_download_button": True,
+                "use_fullscreen_button": False,
+                "use_repository_button": False,
+                "show_toc_level": 1,
+            },
             "exclude_patterns": [f"{STUDENT_DIR}/**"],
-            "nb_execution_mode": "off",                        # the committed outputs, never re-run
-            "nb_ipywidgets_js": {},                            # no widget JavaScript from a CDN ...
+            "nb_execution_mode": "off",  # the committed outputs, never re-run
+            "nb_ipywidgets_js": {},  # no widget JavaScript from a CDN ...
             "nb_mime_priority_overrides": [("html", WIDGET_VIEW, None)],  # ... so widgets show their static text
             "myst_enable_extensions": ["dollarmath", "amsmath", "colon_fence"],
             "myst_heading_anchors": 3,
@@ -193,8 +225,17 @@ def build(out_dir: Path, notebooks: Path | None = None, readme: Path | None = No
         }
         # MyST-NB writes figure files beside the output folder (OUTDIR/../jupyter_execute): build inside tmp
         html = Path(tmp) / "html"
-        app = Sphinx(str(src), None, str(html), str(Path(tmp) / "doctrees"), "html",
-                     confoverrides=config, status=None if quiet else sys.stdout, warning=warnings, freshenv=True)
+        app = Sphinx(
+            str(src),
+            None,
+            str(html),
+            str(Path(tmp) / "doctrees"),
+            "html",
+            confoverrides=config,
+            status=None if quiet else sys.stdout,
+            warning=warnings,
+            freshenv=True,
+        )
         app.build(force_all=True)
         if app.statuscode:
             raise RuntimeError(f"the site build failed:\n{warnings.getvalue() if quiet else ''}")

@@ -16,6 +16,7 @@ is not a class, an unreadable checkpoint, a loss that turned NaN) end the comman
 
 Taught in: notebooks/09_full_uda.ipynb
 """
+
 from __future__ import annotations
 
 import argparse
@@ -28,20 +29,45 @@ from typing import Any
 import torch.distributed as dist
 
 from .checkpoint import CheckpointError, load_checkpoint
-from .config import MODES, PRESET_NAMES, PRESETS, TrainConfig, make_config, parse_overrides, resolve_auto_preset
-from .config import upgrade_config_dict
+from .config import (
+    MODES,
+    PRESET_NAMES,
+    PRESETS,
+    TrainConfig,
+    make_config,
+    parse_overrides,
+    resolve_auto_preset,
+    upgrade_config_dict,
+)
 from .data.io import DatasetError
 from .evaluate import one_line
 from .models.weights import EncoderWeightsError, SegmentorWeightsError
 from .tensorboard import TensorBoardUnavailableError
 from .trainer import NonFiniteLossError, Trainer
 
-__all__ = ["MODES", "PRESETS", "TrainConfig", "make_config", "resolve_auto_preset", "NonFiniteLossError", "Trainer",
-           "train", "main"]
+__all__ = [
+    "MODES",
+    "PRESETS",
+    "TrainConfig",
+    "make_config",
+    "resolve_auto_preset",
+    "NonFiniteLossError",
+    "Trainer",
+    "train",
+    "main",
+]
 
 # The errors a user can act on: printed as one line by the command line (a programming error keeps its traceback).
-USER_ERRORS = (ValueError, FileNotFoundError, DatasetError, CheckpointError, NonFiniteLossError, EncoderWeightsError,
-               SegmentorWeightsError, TensorBoardUnavailableError)
+USER_ERRORS = (
+    ValueError,
+    FileNotFoundError,
+    DatasetError,
+    CheckpointError,
+    NonFiniteLossError,
+    EncoderWeightsError,
+    SegmentorWeightsError,
+    TensorBoardUnavailableError,
+)
 
 
 def train(config: TrainConfig | None = None, **overrides) -> dict[str, Any]:
@@ -66,10 +92,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, help="output folder (default: runs/<preset>-<mode>-seed<seed>)")
     p.add_argument("--seed", type=int, default=None, help="training seed (default: 0)")
     p.add_argument("--iterations", type=int, default=None, help="override the preset's iteration count")
-    p.add_argument("--resume", default=None,
-                   help="checkpoint file or run folder to continue; alone, it continues with the saved configuration")
-    p.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
-                   help=f"override any TrainConfig field, e.g. rcs=false crop_size=128x128; fields: {fields}")
+    p.add_argument(
+        "--resume",
+        default=None,
+        help="checkpoint file or run folder to continue; alone, it continues with the saved configuration",
+    )
+    p.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="FIELD=VALUE",
+        help=f"override any TrainConfig field, e.g. rcs=false crop_size=128x128; fields: {fields}",
+    )
     return p
 
 
@@ -104,8 +138,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     except USER_ERRORS as err:
         p.exit(2, f"{p.prog}: error: {one_line(err)}\n")
     if int(os.environ.get("RANK", "0")) == 0:
-        print(f"{config.mode} ({config.preset}, seed {config.seed}): target mIoU {result['final_miou']:.2f} "
-              f"after {result['iterations']} iterations in {result['wall_time_s']:.0f} s → {config.out}/metrics.json")
+        print(
+            f"{config.mode} ({config.preset}, seed {config.seed}): target mIoU {result['final_miou']:.2f} "
+            f"after {result['iterations']} iterations in {result['wall_time_s']:.0f} s → {config.out}/metrics.json"
+        )
     if dist.is_initialized():
         dist.destroy_process_group()
     return result

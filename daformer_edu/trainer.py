@@ -15,6 +15,7 @@ the trainer only feeds it batches and keeps the books:
 
 Taught in: notebooks/09_full_uda.ipynb
 """
+
 from __future__ import annotations
 
 import math
@@ -75,19 +76,31 @@ def _build_networks(cfg: TrainConfig, num_classes: int, device: torch.device, ra
     with warnings.catch_warnings():
         if rank:  # "training from scratch" is said once, by rank 0
             warnings.simplefilter("ignore")
-        model = build_segmentor(cfg.encoder, cfg.head, num_classes=num_classes, pretrained=cfg.pretrained,
-                                embed_dim=cfg.embed_dim, channels=cfg.head_channels if cfg.head == "daformer" else None,
-                                head_init=cfg.head_init).to(device)
+        model = build_segmentor(
+            cfg.encoder,
+            cfg.head,
+            num_classes=num_classes,
+            pretrained=cfg.pretrained,
+            embed_dim=cfg.embed_dim,
+            channels=cfg.head_channels if cfg.head == "daformer" else None,
+            head_init=cfg.head_init,
+        ).to(device)
     # FD's "ImageNet" features: a frozen copy of the *initial* encoder (the pre-trained weights; with
     # pretrained=None the random initialisation, and FD then only keeps the encoder near where it started).
     imagenet = frozen_copy(model.encoder) if cfg.use_fd else None
     teacher = frozen_copy(model) if cfg.mode == "uda" else None
-    optimizer = torch.optim.AdamW(param_groups(model, cfg.lr, cfg.head_lr_mult, cfg.weight_decay), lr=cfg.lr,
-                                  betas=(0.9, 0.999), weight_decay=cfg.weight_decay,
-                                  fused=device.type == "cuda")  # CUDA: one kernel, not ~15 per tensor
+    optimizer = torch.optim.AdamW(
+        param_groups(model, cfg.lr, cfg.head_lr_mult, cfg.weight_decay),
+        lr=cfg.lr,
+        betas=(0.9, 0.999),
+        weight_decay=cfg.weight_decay,
+        fused=device.type == "cuda",
+    )  # CUDA: one kernel, not ~15 per tensor
     student: nn.Module = model
     if dist.is_initialized() and dist.get_world_size() > 1:  # DDP synchronises gradients of passes through it
-        student = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+        student = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
     return Networks(student=student, model=model, optimizer=optimizer, teacher=teacher, imagenet_encoder=imagenet)
 
 
@@ -107,10 +120,14 @@ def _norm(value):
 def _check_same_run(saved_config: dict, config: TrainConfig) -> None:
     """A checkpoint resumes only the run it was made by: every field but the ``free_on_resume`` ones must match."""
     saved, now = upgrade_config_dict(saved_config), asdict(config)
-    diff = {k: (saved.get(k), v) for k, v in now.items() if k not in free_on_resume() and _norm(saved.get(k)) != _norm(v)}
+    diff = {
+        k: (saved.get(k), v) for k, v in now.items() if k not in free_on_resume() and _norm(saved.get(k)) != _norm(v)
+    }
     if diff:
-        raise ValueError("resume: the checkpoint was made with a different configuration; differing fields "
-                         "(checkpoint, now): " + ", ".join(f"{k}={a!r} vs {b!r}" for k, (a, b) in diff.items()))
+        raise ValueError(
+            "resume: the checkpoint was made with a different configuration; differing fields "
+            "(checkpoint, now): " + ", ".join(f"{k}={a!r} vs {b!r}" for k, (a, b) in diff.items())
+        )
 
 
 @torch.no_grad()
@@ -132,9 +149,12 @@ def evaluate_student(model: nn.Module, val, classes, config: TrainConfig, device
     with autocast(config, device):
         result = metrics.evaluate(model, val, len(classes), device, batch_size=config.batch_size, progress=False)
     model.train(was_training)
-    out = {"miou": round(result["miou"], 3),  # percent
-           "per_class_iou": {n: (None if v is None or math.isnan(v) else round(v, 3))
-                             for n, v in zip(classes.names, result["iou"])}}
+    out = {
+        "miou": round(result["miou"], 3),  # percent
+        "per_class_iou": {
+            n: (None if v is None or math.isnan(v) else round(v, 3)) for n, v in zip(classes.names, result["iou"])
+        },
+    }
     if config.source == "synthia":
         out["miou_16"] = round(100.0 * metrics.mean_iou(result["confusion"], SYNTHIA_16), 3)
     return out
@@ -144,12 +164,19 @@ def _final_metrics(trainer: Trainer, final: dict) -> dict[str, Any]:
     """``metrics.json``: the last evaluation, the run's identity, its times and books, and its configuration."""
     cfg = trainer.config
     result = {
-        "final_miou": final["miou"], "per_class_iou": final["per_class_iou"], "mode": cfg.mode,
-        "preset": cfg.preset, "seed": cfg.seed, "iterations": trainer.iteration,
-        "wall_time_s": round(trainer.wall_time, 2), "train_time_s": round(trainer.train_time, 2),
+        "final_miou": final["miou"],
+        "per_class_iou": final["per_class_iou"],
+        "mode": cfg.mode,
+        "preset": cfg.preset,
+        "seed": cfg.seed,
+        "iterations": trainer.iteration,
+        "wall_time_s": round(trainer.wall_time, 2),
+        "train_time_s": round(trainer.train_time, 2),
         "seconds_per_iteration": round(trainer.train_time / max(trainer.iteration, 1), 4),
-        "device": str(trainer.device), "world_size": trainer.world_size,
-        "rcs_class_draws": trainer.class_draws.tolist(), "source_class_pixels": trainer.source_pixels.tolist(),
+        "device": str(trainer.device),
+        "world_size": trainer.world_size,
+        "rcs_class_draws": trainer.class_draws.tolist(),
+        "source_class_pixels": trainer.source_pixels.tolist(),
         "config": asdict(cfg),
     }
     if "miou_16" in final:  # Synthia → Cityscapes: the 16-class mIoU as well
@@ -184,8 +211,10 @@ class Trainer:
         # The labelled stream: source crops (target crops with labels for the oracle), RCS-sampled when asked.
         labelled = self.datasets["target"] if cfg.mode == "oracle" else self.datasets["source"]
         self.sampler = build_rcs_sampler(labelled, cfg, self.classes) if cfg.use_rcs else None
-        self.streams = {"source": CropStream(labelled, cfg.seed, 0, self.sampler),
-                        "target": CropStream(self.datasets["target"], cfg.seed, 1)}
+        self.streams = {
+            "source": CropStream(labelled, cfg.seed, 0, self.sampler),
+            "target": CropStream(self.datasets["target"], cfg.seed, 1),
+        }
         self.generator = torch.Generator().manual_seed(cfg.seed * 1000 + self.rank)  # ClassMix, augmentation
         self.iteration = 0  # iterations completed
         self.class_draws = torch.zeros(len(self.classes), dtype=torch.long)  # RCS draws per class
@@ -217,8 +246,9 @@ class Trainer:
         Taught in: notebooks/09_full_uda.ipynb
         """
         try:
-            log = daformer_step(self.networks, {"source": source, "target": target}, self.config, self.generator,
-                                t, self.classes)
+            log = daformer_step(
+                self.networks, {"source": source, "target": target}, self.config, self.generator, t, self.classes
+            )
         except NonFiniteLossError as err:
             where = f"; the last good checkpoint is {self.last_checkpoint}" if self.last_checkpoint else ""
             raise NonFiniteLossError(f"{err}{where}") from None
@@ -260,12 +290,20 @@ class Trainer:
 
         Taught in: notebooks/09_full_uda.ipynb
         """
-        return {"iteration": self.iteration, "config": asdict(self.config), "model": self.model.state_dict(),
-                "teacher": self.teacher.state_dict() if self.teacher is not None else None,
-                "optimizer": self.optimizer.state_dict(), "class_draws": self.class_draws.clone(),
-                "source_pixels": self.source_pixels.clone(), "rng": rng_state({"classmix": self.generator}),
-                "history": list(self.history), "snapshots": dict(self.snapshots), "wall_time": self.wall_time,
-                "train_time": self.train_time}
+        return {
+            "iteration": self.iteration,
+            "config": asdict(self.config),
+            "model": self.model.state_dict(),
+            "teacher": self.teacher.state_dict() if self.teacher is not None else None,
+            "optimizer": self.optimizer.state_dict(),
+            "class_draws": self.class_draws.clone(),
+            "source_pixels": self.source_pixels.clone(),
+            "rng": rng_state({"classmix": self.generator}),
+            "history": list(self.history),
+            "snapshots": dict(self.snapshots),
+            "wall_time": self.wall_time,
+            "train_time": self.train_time,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore :meth:`state_dict`; the run must have the same config except the ``free_on_resume`` fields.
@@ -304,8 +342,14 @@ class Trainer:
         if it % cfg.log_interval == 0 or it == cfg.iterations:
             self.log.train(it, log)
         bar.update(1)
-        bar.set_postfix({"loss": f"{log['loss']:.3f}", "lr": f"{log['lr']:.2e}",
-                         **({"q_T": f"{log['q_t']:.2f}"} if "q_t" in log else {})}, refresh=False)
+        bar.set_postfix(
+            {
+                "loss": f"{log['loss']:.3f}",
+                "lr": f"{log['lr']:.2e}",
+                **({"q_T": f"{log['q_t']:.2f}"} if "q_t" in log else {}),
+            },
+            refresh=False,
+        )
         done = it == cfg.iterations
         evaluate = bool(cfg.eval_interval and it % cfg.eval_interval == 0) or done
         checkpoint = bool(cfg.checkpoint_interval and it % cfg.checkpoint_interval == 0) or done
@@ -330,12 +374,29 @@ class Trainer:
         cfg = self.config
         end = cfg.iterations if stop_at is None else min(stop_at, cfg.iterations)
         self.log.start(self.iteration)
-        loaders = {k: iter(crop_loader(s, self.iteration, cfg.iterations, cfg.batch_size, self.rank, cfg.num_workers,
-                                       self.device.type == "cuda")) for k, s in self.streams.items()
-                   if k == "source" or cfg.mode == "uda"}
+        loaders = {
+            k: iter(
+                crop_loader(
+                    s,
+                    self.iteration,
+                    cfg.iterations,
+                    cfg.batch_size,
+                    self.rank,
+                    cfg.num_workers,
+                    self.device.type == "cuda",
+                )
+            )
+            for k, s in self.streams.items()
+            if k == "source" or cfg.mode == "uda"
+        }
         quiet = not cfg.progress or self.rank != 0 or os.environ.get("TQDM_DISABLE", "").lower() in ("1", "true")
-        bar = tqdm(total=cfg.iterations, initial=self.iteration, desc=f"{cfg.mode} ({cfg.preset})",
-                   dynamic_ncols=True, disable=quiet)  # TQDM_DISABLE is read here: tqdm's notebook bar ignores it
+        bar = tqdm(
+            total=cfg.iterations,
+            initial=self.iteration,
+            desc=f"{cfg.mode} ({cfg.preset})",
+            dynamic_ncols=True,
+            disable=quiet,
+        )  # TQDM_DISABLE is read here: tqdm's notebook bar ignores it
         self._wall_start, self._wall_before = time.perf_counter(), self.wall_time
         try:
             while self.iteration < end:

@@ -1,4 +1,5 @@
 """Shared test setup: a non-interactive plot backend, quiet progress bars, deterministic torch, auto = smoke."""
+
 import os
 
 os.environ.setdefault("TQDM_DISABLE", "1")

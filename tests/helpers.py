@@ -3,6 +3,7 @@
 pytest puts ``tests/`` on ``sys.path`` (the default ``prepend`` import mode: ``tests/`` has no ``__init__.py``), so
 this module is found from any test file.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,18 @@ import torch
 import torch.nn as nn
 from PIL import Image
 
-__all__ = ["randomize_", "write_png16_rgb", "official_to_ours", "DILATIONS", "cv2_linear_reference",
-           "cv2_nearest_reference", "FOLDER_CLASSES", "folder_label", "folder_image", "make_domain"]
+__all__ = [
+    "randomize_",
+    "write_png16_rgb",
+    "official_to_ours",
+    "DILATIONS",
+    "cv2_linear_reference",
+    "cv2_nearest_reference",
+    "FOLDER_CLASSES",
+    "folder_label",
+    "folder_image",
+    "make_domain",
+]
 
 
 def randomize_(module: nn.Module, seed: int = 0) -> nn.Module:
@@ -47,8 +58,12 @@ def write_png16_rgb(path: Path, arr: np.ndarray) -> None:
     def chunk(tag, data):
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
-                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 # The released DAFormer checkpoint's key layout (mmseg EncoderDecoder: backbone = SegFormer's MixVisionTransformer,
@@ -71,8 +86,16 @@ def official_to_ours(depths=DEPTHS_B0) -> dict[str, str]:
             m[f"backbone.norm{S}.{p}"] = f"encoder.stages.{s}.norm.{p}"
         for j in range(depths[s]):
             o, u = f"backbone.block{S}.{j}.", f"encoder.stages.{s}.blocks.{j}."
-            layers = {"norm1": "norm1", "attn.q": "attn.q", "attn.kv": "attn.kv", "attn.proj": "attn.proj",
-                      "norm2": "norm2", "mlp.fc1": "ffn.fc1", "mlp.dwconv.dwconv": "ffn.dwconv", "mlp.fc2": "ffn.fc2"}
+            layers = {
+                "norm1": "norm1",
+                "attn.q": "attn.q",
+                "attn.kv": "attn.kv",
+                "attn.proj": "attn.proj",
+                "norm2": "norm2",
+                "mlp.fc1": "ffn.fc1",
+                "mlp.dwconv.dwconv": "ffn.dwconv",
+                "mlp.fc2": "ffn.fc2",
+            }
             if SR_RATIOS[s] > 1:
                 layers.update({"attn.sr": "attn.sr", "attn.norm": "attn.sr_norm"})
             for a, b in layers.items():
@@ -104,10 +127,10 @@ def official_to_ours(depths=DEPTHS_B0) -> dict[str, str]:
 # OpenCV's resize arithmetic for uint8 (INTER_LINEAR, INTER_NEAREST), re-derived from its definition in numpy.
 def _taps(n_in: int, n_out: int):
     """Per output index: the two source indices and their weights in 1/2048 (OpenCV's INTER_RESIZE_COEF_SCALE)."""
-    f = ((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5).astype(np.float32)   # source position, float32
+    f = ((np.arange(n_out) + 0.5) * (n_in / n_out) - 0.5).astype(np.float32)  # source position, float32
     i0 = np.floor(f).astype(np.int64)
     f = f - i0
-    left, right = i0 < 0, i0 >= n_in - 1                                        # borders: one tap, weight 1
+    left, right = i0 < 0, i0 >= n_in - 1  # borders: one tap, weight 1
     f[left | right] = 0
     i0 = np.clip(i0, 0, n_in - 1)
     w0, w1 = np.rint((1 - f) * 2048).astype(np.int64), np.rint(f * 2048).astype(np.int64)
@@ -119,7 +142,7 @@ def cv2_linear_reference(img: np.ndarray, oh: int, ow: int) -> np.ndarray:
     x = img.astype(np.int64)
     x0, x1, a0, a1 = _taps(img.shape[1], ow)
     y0, y1, b0, b1 = _taps(img.shape[0], oh)
-    rows = x[:, x0] * a0[None, :, None] + x[:, x1] * a1[None, :, None]         # [h, ow, C], ×2048
+    rows = x[:, x0] * a0[None, :, None] + x[:, x1] * a1[None, :, None]  # [h, ow, C], ×2048
     # vertical pass: (rows >> 4) · β >> 16 per tap, then a rounding shift by 2 (total scale 2^22)
     v = ((rows[y0] >> 4) * b0[:, None, None] >> 16) + ((rows[y1] >> 4) * b1[:, None, None] >> 16)
     return np.clip((v + 2) >> 2, 0, 255).astype(np.uint8)

@@ -15,13 +15,14 @@ waiting for a condition in the page. Selenium + ``chromedriver`` would do as wel
 The browser is Debian's ``chromium`` (``.ci/run`` installs it when missing). Without a browser or Playwright
 the tests skip, except in CI (``$CI`` set), where they fail: there they must run.
 """
+
 from __future__ import annotations
 
 import functools
-import json
-import re
 import http.server
+import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -148,28 +149,51 @@ def jupyter_lab(tmp_path):
 
     work = tmp_path / "notebooks"
     work.mkdir()
-    nb = course.read_notebook(NB06)           # the instructor's notebook (its exercises solved), as if never run
+    nb = course.read_notebook(NB06)  # the instructor's notebook (its exercises solved), as if never run
     course.write_notebook(course.without_outputs(nb, nb["cells"]), work / NB06.name)
     port, token = _free_port(), secrets.token_hex(16)
     settings = tmp_path / "lab_settings"
-    for name, value in [("notebook-extension/tracker", {"windowingMode": "none"}),  # every cell in the page
-                        ("apputils-extension/notification", {"fetchNews": "false"})]:
+    for name, value in [
+        ("notebook-extension/tracker", {"windowingMode": "none"}),  # every cell in the page
+        ("apputils-extension/notification", {"fetchNews": "false"}),
+    ]:
         f = settings / f"@jupyterlab/{name}.jupyterlab-settings"
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(json.dumps(value))
     jupyter_path = [os.environ.get("JUPYTER_PATH", "")]
     if sys.prefix != sys.base_prefix:  # a venv with --system-site-packages: the widgets' lab extension is outside it
         jupyter_path.append(str(Path(sys.base_prefix) / "share" / "jupyter"))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws"),
-           "JUPYTERLAB_SETTINGS_DIR": str(settings), "JUPYTER_PATH": os.pathsep.join(p for p in jupyter_path if p),
-           "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws"),
+        "JUPYTERLAB_SETTINGS_DIR": str(settings),
+        "JUPYTER_PATH": os.pathsep.join(p for p in jupyter_path if p),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2"),
+    }
     log = open(tmp_path / "jupyter_lab.log", "w")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-         f"--IdentityProvider.token={token}", "--allow-root", f"--ServerApp.root_dir={work}", "--ServerApp.port_retries=0",
-         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-        cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            f"--port={port}",
+            "--ip=127.0.0.1",
+            f"--IdentityProvider.token={token}",
+            "--allow-root",
+            f"--ServerApp.root_dir={work}",
+            "--ServerApp.port_retries=0",
+            "--LabApp.news_url=",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        ],
+        cwd=work,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.time() + 60
@@ -213,8 +237,9 @@ def test_jupyterlab_runs_notebook_06_and_the_temperature_slider_changes_the_figu
         page.goto(f"{base}/lab/tree/{NB06.name}?token={token}", wait_until="domcontentloaded", timeout=left_ms())
         page.locator(".jp-Notebook .jp-Cell").first.wait_for(timeout=left_ms())
         # ready when every cell is in the page and the status bar reads "Python 3 (ipykernel) | Idle"
-        page.wait_for_function("() => document.querySelectorAll('.jp-Notebook .jp-Cell').length > 10",
-                               timeout=left_ms(), polling=500)
+        page.wait_for_function(
+            "() => document.querySelectorAll('.jp-Notebook .jp-Cell').length > 10", timeout=left_ms(), polling=500
+        )
         page.get_by_text(re.compile(r"Python 3 \(ipykernel\) \| Idle")).first.wait_for(timeout=left_ms())
         page.get_by_role("menuitem", name="Run", exact=True).click(timeout=left_ms())
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click(timeout=left_ms())
@@ -225,7 +250,10 @@ def test_jupyterlab_runs_notebook_06_and_the_temperature_slider_changes_the_figu
                 const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')];
                 const stderr = document.querySelector("[data-mime-type='application/vnd.jupyter.stderr']");
                 return stderr || (prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent)));
-            }""", timeout=left_ms(), polling=500)
+            }""",
+            timeout=left_ms(),
+            polling=500,
+        )
         stderr = page.locator("[data-mime-type='application/vnd.jupyter.stderr']")
         assert stderr.count() == 0, f"notebook 06 wrote to stderr or raised: {stderr.first.inner_text()[:2000]}"
         interact = page.locator(".widget-interact").first
@@ -238,12 +266,16 @@ def test_jupyterlab_runs_notebook_06_and_the_temperature_slider_changes_the_figu
         interact.screenshot(path=str(tmp_path / "slider_before.png"))
         handle = slider.locator(".noUi-handle").first
         handle.focus()
-        page.keyboard.press("ArrowRight")         # one step of 0.25 in log10 T: T from 0.01 to 0.0178
+        page.keyboard.press("ArrowRight")  # one step of 0.25 in log10 T: T from 0.01 to 0.0178
         page.wait_for_function(  # the output widget redraws: a new <img> with another picture, decoded
             """src => {
                 const img = document.querySelector('.widget-interact img');
                 return img && img.getAttribute('src') !== src && img.complete && img.naturalWidth > 0;
-            }""", arg=before_src, timeout=left_ms(), polling=250)
+            }""",
+            arg=before_src,
+            timeout=left_ms(),
+            polling=250,
+        )
         after_src, after_value = interact.locator("img").first.get_attribute("src"), readout.inner_text()
         interact.screenshot(path=str(tmp_path / "slider_after.png"))
         page.screenshot(path=str(tmp_path / "jupyterlab.png"))

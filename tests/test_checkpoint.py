@@ -1,4 +1,5 @@
 """Checkpoints: atomic writes (a crash mid-write keeps the last good file) and exact RNG round trips."""
+
 from __future__ import annotations
 
 import random

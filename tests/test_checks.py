@@ -1,4 +1,5 @@
 """``compare`` says in words what it found; each verdict checked on a case worked out by hand."""
+
 import math
 
 import torch
@@ -36,13 +37,13 @@ def test_verdict_names_no_position_and_rounds_the_difference(capsys):
 
 def test_tolerance_is_atol_plus_rtol_times_reference(capsys):
     ref = torch.tensor([1000.0])
-    assert compare("rel", ref + 0.05, ref)             # 0.05 ≤ 1e-5 + 1e-4·1000 = 0.10001
-    assert not compare("rel-off", ref + 0.2, ref)      # 0.2 > 0.10001
+    assert compare("rel", ref + 0.05, ref)  # 0.05 ≤ 1e-5 + 1e-4·1000 = 0.10001
+    assert not compare("rel-off", ref + 0.2, ref)  # 0.2 > 0.10001
     capsys.readouterr()
 
 
 def test_nan_in_the_same_place_is_equal_and_said(capsys):
-    iou = torch.tensor([50.0, math.nan, 20.0])         # a class absent from both
+    iou = torch.tensor([50.0, math.nan, 20.0])  # a class absent from both
     assert compare("iou", iou, iou.clone())
     assert "match within atol 1e-05 + rtol 0.0001·|ref| (1 NaN in both, in the same places)" in capsys.readouterr().out
     assert not compare("iou-off", iou, torch.tensor([50.0, 0.0, 20.0]))

@@ -1,5 +1,6 @@
 """ClassTable: the Cityscapes table against the official label definition, classes.json validation (each
 error names the file and the value), equality of the two domains' tables, and the palettes that take it."""
+
 from __future__ import annotations
 
 import json
@@ -71,24 +72,31 @@ def test_the_example_in_the_error_messages_is_itself_valid():
     assert ClassTable.from_entries(json.loads(CLASSES_JSON_EXAMPLE)).names == ("background", "road", "car")
 
 
-@pytest.mark.parametrize("change, match", [
-    (lambda e: e.append({"name": "bus", "id": 2, "color": [0, 60, 100]}), r"duplicate id 2: 'car' and 'bus'"),
-    (lambda e: e.append({"name": "car", "id": 3, "color": [0, 60, 100]}),
-     r"duplicate class name 'car' \(ids 2 and 3\)"),
-    (lambda e: e.append({"name": "bus", "id": 5, "color": [0, 60, 100]}),
-     r"ids \[0, 1, 2, 5\] are not 0\.\.3 \(missing \[3\]\)"),
-    (lambda e: e[1].update(id=3), r"ids \[1, 2, 3\] are not 0\.\.2 \(missing \[0\]\)"),
-    (lambda e: e[0].update(color=[0, 0]), r"class 2 \('car'\) has colour \[0, 0\]; a colour must be 3 integers"),
-    (lambda e: e[0].update(color=[0, 0, 256]), r"colour \[0, 0, 256\]"),
-    (lambda e: e[0].update(color=[0.5, 0, 0]), r"colour \[0\.5, 0, 0\]"),
-    (lambda e: e[0].update(color="red"), r"colour 'red'"),
-    (lambda e: e[0].update(id=255), r"id 255; an id is an integer in 0\.\.254"),
-    (lambda e: e[0].update(id="2"), r"id '2'"),
-    (lambda e: e[0].update(thing="yes"), r"thing='yes'; use true or false"),
-    (lambda e: e[0].update(colour=[1, 2, 3]), r"unknown key\(s\) \['colour'\]"),
-    (lambda e: e[0].pop("color"), r"lacks \['color'\]"),
-    (lambda e: e[0].update(name=""), r"class id 2 has name ''"),
-])
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        (lambda e: e.append({"name": "bus", "id": 2, "color": [0, 60, 100]}), r"duplicate id 2: 'car' and 'bus'"),
+        (
+            lambda e: e.append({"name": "car", "id": 3, "color": [0, 60, 100]}),
+            r"duplicate class name 'car' \(ids 2 and 3\)",
+        ),
+        (
+            lambda e: e.append({"name": "bus", "id": 5, "color": [0, 60, 100]}),
+            r"ids \[0, 1, 2, 5\] are not 0\.\.3 \(missing \[3\]\)",
+        ),
+        (lambda e: e[1].update(id=3), r"ids \[1, 2, 3\] are not 0\.\.2 \(missing \[0\]\)"),
+        (lambda e: e[0].update(color=[0, 0]), r"class 2 \('car'\) has colour \[0, 0\]; a colour must be 3 integers"),
+        (lambda e: e[0].update(color=[0, 0, 256]), r"colour \[0, 0, 256\]"),
+        (lambda e: e[0].update(color=[0.5, 0, 0]), r"colour \[0\.5, 0, 0\]"),
+        (lambda e: e[0].update(color="red"), r"colour 'red'"),
+        (lambda e: e[0].update(id=255), r"id 255; an id is an integer in 0\.\.254"),
+        (lambda e: e[0].update(id="2"), r"id '2'"),
+        (lambda e: e[0].update(thing="yes"), r"thing='yes'; use true or false"),
+        (lambda e: e[0].update(colour=[1, 2, 3]), r"unknown key\(s\) \['colour'\]"),
+        (lambda e: e[0].pop("color"), r"lacks \['color'\]"),
+        (lambda e: e[0].update(name=""), r"class id 2 has name ''"),
+    ],
+)
 def test_bad_entries_are_rejected_naming_the_file_and_the_value(change, match):
     entries = _entries()
     change(entries)
@@ -129,8 +137,11 @@ def test_check_matches_names_both_tables_and_the_difference():
     other = _entries()
     other[0]["thing"] = False
     c = ClassTable.from_entries(other, origin="tgt/classes.json")
-    with pytest.raises(ValueError, match=r"target classes \(tgt/classes.json\) differ from the source classes "
-                                         r"\(src/classes.json\): things \[2\] vs \[\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"target classes \(tgt/classes.json\) differ from the source classes "
+        r"\(src/classes.json\): things \[2\] vs \[\]",
+    ):
         a.check_matches(c)
 
 

@@ -5,6 +5,7 @@
   share helpers, but what another package needs — or another top-level module of ``daformer_edu`` — is public and
   documented.
 """
+
 from __future__ import annotations
 
 import ast
@@ -63,9 +64,14 @@ def _private_imports(tree: ast.AST, path: Path) -> list[str]:
                 sub = target.parent / alias.name
                 modules[alias.asname or alias.name] = sub.with_suffix(".py") if sub.with_suffix(".py").exists() else sub
     for node in ast.walk(tree):
-        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules
-                and node.attr.startswith("_") and not node.attr.startswith("__")
-                and _home(modules[node.value.id]) != _home(path)):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+            and _home(modules[node.value.id]) != _home(path)
+        ):
             out.append(f"{name}:{node.lineno} uses {node.value.id}.{node.attr}")
     return out
 
@@ -85,7 +91,9 @@ def test_the_checks_can_fail():
     assert _too_long(ast.parse(long_function), "m.py") == ["m.py:1 f has 81 lines (at most 80)"]
     assert _too_long(ast.parse("def f():\n" + "    x = 1\n" * 79), "m.py") == []
     sneaky = "from .models.weights import _load\nfrom . import course\ncourse._read(1)\n"
-    assert _private_imports(ast.parse(sneaky), PACKAGE / "m.py") == ["m.py:1 imports _load from models.weights",
-                                                                    "m.py:3 uses course._read"]
+    assert _private_imports(ast.parse(sneaky), PACKAGE / "m.py") == [
+        "m.py:1 imports _load from models.weights",
+        "m.py:3 uses course._read",
+    ]
     # within one sub-package, helpers may be shared
     assert _private_imports(ast.parse("from .common import _image\n"), PACKAGE / "viz" / "runs.py") == []

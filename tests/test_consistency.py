@@ -11,6 +11,7 @@ Checked here, mechanically:
 - every notebook imports ``daformer_edu``, is committed executed, has no error output, and any
   widget output carries its state (GitHub refuses to render widget metadata without state).
 """
+
 from __future__ import annotations
 
 import ast
@@ -163,8 +164,9 @@ def _expand(pieces: list[str]) -> tuple[list[tuple[str, str]], list[str]]:
             pattern, bases = piece, [module, PACKAGE]
         found = next((names for names in (_names(base, pattern) for base in bases) if names), [])
         if not found:
-            problems.append(f"`{piece}` does not exist in the package" + (" (it matches no public name)"
-                                                                          if "*" in piece else ""))
+            problems.append(
+                f"`{piece}` does not exist in the package" + (" (it matches no public name)" if "*" in piece else "")
+            )
             continue
         out += [(piece, full) for full in found]
         last = found[-1]
@@ -220,14 +222,17 @@ def _map_problems(notebook: str, pieces: list[str], sources: list[str]) -> list[
             ok = any(o is obj for o in objects)
         if not ok:
             what = full.removeprefix(PACKAGE + ".")
-            problems.append(f"`{piece}`: the code cells of {notebook} never import {what} nor use it through an "
-                            "imported module (import the piece the notebook teaches, or correct the README row)")
+            problems.append(
+                f"`{piece}`: the code cells of {notebook} never import {what} nor use it through an "
+                "imported module (import the piece the notebook teaches, or correct the README row)"
+            )
     return problems
 
 
 def test_readme_map_lists_every_notebook():
     assert sorted(README_MAP) == [p.stem for p in NOTEBOOKS], (
-        f"the README's notebook map lists {sorted(README_MAP)}, notebooks/ holds {[p.stem for p in NOTEBOOKS]}")
+        f"the README's notebook map lists {sorted(README_MAP)}, notebooks/ holds {[p.stem for p in NOTEBOOKS]}"
+    )
     empty = [nb for nb, pieces in README_MAP.items() if not pieces]
     assert not empty, f"README map rows that name no library piece: {empty}"
 
@@ -248,13 +253,17 @@ def test_map_check_fails_on_a_doctored_row():
     doctored = _map_problems("01", row + ["uda.rcs"], sources)
     assert len(doctored) == 1 and doctored[0].startswith("`uda.rcs`: the code cells of 01 never import uda.rcs")
     doctored = _map_problems("01", row + ["models.mit.NoSuchLayer", "models.mit.MixFFN", "no_*"], sources)
-    assert doctored[:2] == ["`models.mit.NoSuchLayer` does not exist in the package",
-                            "`no_*` does not exist in the package (it matches no public name)"], doctored
+    assert doctored[:2] == [
+        "`models.mit.NoSuchLayer` does not exist in the package",
+        "`no_*` does not exist in the package (it matches no public name)",
+    ], doctored
     assert len(doctored) == 3 and doctored[2].startswith("`models.mit.MixFFN`: the code cells of 01 never import")
     # the README table parsed as a reader sees it: a bare name belongs to the module before it in the row
     assert _expand(["models.mit.MixFFN", "mit_b*"])[0][-1] == ("mit_b*", "daformer_edu.models.mit.mit_b5")
-    table = ("## The notebooks\n\n| notebook | what | piece |\n|---|---|---|\n| `01_x` | a `thing` | `uda.ema` |\n\n"
-             "## Next\n\n| `02_y` | not the map | `uda.rcs` |\n")
+    table = (
+        "## The notebooks\n\n| notebook | what | piece |\n|---|---|---|\n| `01_x` | a `thing` | `uda.ema` |\n\n"
+        "## Next\n\n| `02_y` | not the map | `uda.rcs` |\n"
+    )
     assert _readme_map(table) == {"01_x": ["uda.ema"]}
 
 
@@ -286,8 +295,7 @@ def test_notebook_does_not_redefine_package_names(nb):
     clashes = set()
     for src in _code_cells(nb):
         clashes |= _defined_names(ast.parse(_python_only(src))) & EXPORTED
-    assert not clashes, (f"{nb.name} re-defines package names {sorted(clashes)}: "
-                         "name the derivation differently (my_…)")
+    assert not clashes, f"{nb.name} re-defines package names {sorted(clashes)}: name the derivation differently (my_…)"
 
 
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=lambda p: p.name)

@@ -15,6 +15,7 @@
 Each structure check is a function that returns its findings, shown passing and failing on notebooks built here
 before it is run on the committed ones.
 """
+
 from __future__ import annotations
 
 import ast
@@ -37,25 +38,33 @@ def _cell(kind, source, tags=(), seconds=None):
     if kind == "code":
         cell.update(outputs=[{"output_type": "stream", "name": "stdout", "text": "x\n"}], execution_count=1)
         if seconds is not None:
-            cell["metadata"]["execution"] = {"iopub.execute_input": "2026-12-01T10:00:00.000000Z",
-                                             "shell.execute_reply": f"2026-12-01T10:00:{seconds:09.6f}Z"}
+            cell["metadata"]["execution"] = {
+                "iopub.execute_input": "2026-12-01T10:00:00.000000Z",
+                "shell.execute_reply": f"2026-12-01T10:00:{seconds:09.6f}Z",
+            }
     return cell
 
 
 def _toy():
-    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {"widgets": {"state": {}}}, "cells": [
-        _cell("markdown", "# 99 · Toy\n\n**Time:** old"),  # words: 99, Toy (the Time line is not counted)
-        _cell("code", "import math\n# a comment\nx = 1\n", seconds=1.5),                     # 2 lines
-        _cell("code", 'def my_f(x):\n    raise NotImplementedError("Exercise 1: add one")\n', [course.EXERCISE],
-              0.25),                                                                           # 2 lines
-        _cell("code", "def my_f(x):\n    return x + 1\n", [course.SOLUTION], 0.25),           # 2 lines
-        _cell("code", "compare('f', my_f(1), 2)\n", [course.SELF_CHECK], 2.0),               # 1 line
-        _cell("markdown", "1. Why?", [course.QUESTION]),                                       # 2 words (1, Why)
-        _cell("markdown", "<details><summary>Answer</summary>Because.</details>", [course.SOLUTION]),  # 2 words
-        _cell("markdown", "Predict, then run.", [course.EXPERIMENT]),                          # 3 words
-        _cell("code", "print(x)\n", [course.EXPERIMENT], 1.0),                                # 1 line
-        _cell("markdown", "<details>It prints 1.</details>", [course.SOLUTION]),               # 3 words (It prints 1)
-    ]}
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {"widgets": {"state": {}}},
+        "cells": [
+            _cell("markdown", "# 99 · Toy\n\n**Time:** old"),  # words: 99, Toy (the Time line is not counted)
+            _cell("code", "import math\n# a comment\nx = 1\n", seconds=1.5),  # 2 lines
+            _cell(
+                "code", 'def my_f(x):\n    raise NotImplementedError("Exercise 1: add one")\n', [course.EXERCISE], 0.25
+            ),  # 2 lines
+            _cell("code", "def my_f(x):\n    return x + 1\n", [course.SOLUTION], 0.25),  # 2 lines
+            _cell("code", "compare('f', my_f(1), 2)\n", [course.SELF_CHECK], 2.0),  # 1 line
+            _cell("markdown", "1. Why?", [course.QUESTION]),  # 2 words (1, Why)
+            _cell("markdown", "<details><summary>Answer</summary>Because.</details>", [course.SOLUTION]),  # 2 words
+            _cell("markdown", "Predict, then run.", [course.EXPERIMENT]),  # 3 words
+            _cell("code", "print(x)\n", [course.EXPERIMENT], 1.0),  # 1 line
+            _cell("markdown", "<details>It prints 1.</details>", [course.SOLUTION]),  # 3 words (It prints 1)
+        ],
+    }
 
 
 def test_student_edition_drops_the_exercises_answers_and_outputs():
@@ -137,10 +146,16 @@ def test_template(path):
     assert first.startswith(f"# {path.name[:2]} · "), f"{path.name}: the first cell starts with '# NN · Title'"
     missing = [f for f in course.OPENING_FIELDS if f not in first]
     assert not missing, f"{path.name}: the opening cell lacks {missing}"
-    headings = [line.strip() for c in cells if c["cell_type"] == "markdown"
-                for line in _src(c).splitlines() if line.startswith("## ")]
+    headings = [
+        line.strip()
+        for c in cells
+        if c["cell_type"] == "markdown"
+        for line in _src(c).splitlines()
+        if line.startswith("## ")
+    ]
     assert tuple(h for h in headings[-3:]) == course.CLOSING_SECTIONS, (
-        f"{path.name}: the last three sections must be {course.CLOSING_SECTIONS}, found {headings[-3:]}")
+        f"{path.name}: the last three sections must be {course.CLOSING_SECTIONS}, found {headings[-3:]}"
+    )
     refs = _src([c for c in cells if c["cell_type"] == "markdown" and "## References" in _src(c)][-1])
     assert re.search(r"https://arxiv\.org/abs/\d{4}\.\d{4,5}", refs), f"{path.name}: References need arXiv links"
 
@@ -153,13 +168,16 @@ def test_exercises_and_questions(path):
     for i in exercises:
         assert "raise NotImplementedError" in _src(cells[i]), f"{path.name} cell {i}: a stub raises NotImplementedError"
         assert course.SOLUTION in _tags(cells[i + 1]) and cells[i + 1]["cell_type"] == "code", (
-            f"{path.name} cell {i}: the next cell is its solution (code, tagged 'solution')")
-        after = [c for c in cells[i + 2:] if c["cell_type"] == "code"]
+            f"{path.name} cell {i}: the next cell is its solution (code, tagged 'solution')"
+        )
+        after = [c for c in cells[i + 2 :] if c["cell_type"] == "code"]
         assert after and course.SELF_CHECK in _tags(after[0]) and "compare(" in _src(after[0]), (
-            f"{path.name} cell {i}: the next code cell after the solution is a self-check calling compare(...)")
+            f"{path.name} cell {i}: the next code cell after the solution is a self-check calling compare(...)"
+        )
         assert re.search(r"^\s*assert\b", _src(after[0]), re.MULTILINE), (
             f"{path.name} cell {i}: the self-check must assert compare's verdict, so a wrong answer (or a wrong "
-            "solution in the committed notebook) fails instead of only printing DIFFERENT")
+            "solution in the committed notebook) fails instead of only printing DIFFERENT"
+        )
     questions = [c for c in cells if course.QUESTION in _tags(c)]
     n = sum(len(re.findall(r"^\d+\. ", _src(c), re.MULTILINE)) for c in questions)
     assert 3 <= n <= 5, f"{path.name}: {n} check-your-understanding questions, the course wants 3–5"
@@ -167,7 +185,8 @@ def test_exercises_and_questions(path):
         k = cells.index(c)
         answer = cells[k + 1]
         assert course.SOLUTION in _tags(answer) and "<details>" in _src(answer), (
-            f"{path.name}: the cell after the questions holds the answers, tagged 'solution', in <details>")
+            f"{path.name}: the cell after the questions holds the answers, tagged 'solution', in <details>"
+        )
 
 
 # -- the structure checks: functions that return their findings, shown passing and failing first ------------
@@ -187,23 +206,31 @@ def stub_problems(cells) -> list[str]:
         except SyntaxError as e:
             out.append(f"cell {i}: the stub does not parse ({e.msg})")
             continue
-        raises = [n.exc for n in ast.walk(tree) if isinstance(n, ast.Raise) and isinstance(n.exc, ast.Call)
-                  and getattr(n.exc.func, "id", None) == "NotImplementedError"]
+        raises = [
+            n.exc
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Raise)
+            and isinstance(n.exc, ast.Call)
+            and getattr(n.exc.func, "id", None) == "NotImplementedError"
+        ]
         if not raises:
-            out.append(f"cell {i}: the stub has no raise NotImplementedError(\"Exercise N: …\")")
+            out.append(f'cell {i}: the stub has no raise NotImplementedError("Exercise N: …")')
         for call in raises:
             arg = call.args[0] if call.args else None
             if not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
                 out.append(f"cell {i}: NotImplementedError's message is not a plain string")
             elif len(arg.value) > STUB_MESSAGE_MAX or "Exercise" not in arg.value:
-                out.append(f"cell {i}: NotImplementedError({arg.value!r}) has {len(arg.value)} characters; "
-                           f"at most {STUB_MESSAGE_MAX}, naming 'Exercise'")
+                out.append(
+                    f"cell {i}: NotImplementedError({arg.value!r}) has {len(arg.value)} characters; "
+                    f"at most {STUB_MESSAGE_MAX}, naming 'Exercise'"
+                )
     return out
 
 
 def experiment_problems(cells) -> tuple[int, list[str]]:
     """(complete experiments, problems): an experiment is a markdown cell tagged ``experiment``, then one or
     more code cells tagged ``experiment``, then a markdown cell tagged ``solution`` with ``<details>``."""
+
     def is_(c, kind, tag):
         return c["cell_type"] == kind and tag in _tags(c)
 
@@ -219,8 +246,9 @@ def experiment_problems(cells) -> tuple[int, list[str]]:
         if j == i + 1:
             out.append(f"cell {i}: the experiment's text is not followed by its code (a code cell tagged 'experiment')")
         elif j == len(cells) or not (is_(cells[j], "markdown", course.SOLUTION) and "<details>" in _src(cells[j])):
-            out.append(f"cell {j}: after the experiment's code comes its outcome (markdown tagged 'solution', "
-                       "in <details>)")
+            out.append(
+                f"cell {j}: after the experiment's code comes its outcome (markdown tagged 'solution', in <details>)"
+            )
         else:
             done += 1
     return done, out
@@ -229,9 +257,11 @@ def experiment_problems(cells) -> tuple[int, list[str]]:
 def student_run_problems(cells) -> list[str]:
     """On an executed student edition: the cells that failed must be exactly the self-checks, each with the
     stub's ``NotImplementedError``; an experiment's code must run."""
-    failed = {i: next(o["ename"] for o in c.get("outputs", []) if o.get("output_type") == "error")
-              for i, c in enumerate(cells) if c["cell_type"] == "code"
-              and any(o.get("output_type") == "error" for o in c.get("outputs", []))}
+    failed = {
+        i: next(o["ename"] for o in c.get("outputs", []) if o.get("output_type") == "error")
+        for i, c in enumerate(cells)
+        if c["cell_type"] == "code" and any(o.get("output_type") == "error" for o in c.get("outputs", []))
+    }
     checks = {i for i, c in enumerate(cells) if course.SELF_CHECK in _tags(c)}
     out = []
     for i in sorted(set(failed) | checks):
@@ -252,11 +282,14 @@ def test_stub_check_passes_and_fails():
     assert stub_problems(cells) == []
     for source, found in [
         ('def my_f(x):\n    raise NotImplementedError("Exercise 1: ' + "x" * 49 + '")', "at most 60"),  # 61
-        ('def my_f(x):\n    raise NotImplementedError("Exercise 1: add one to x, then return x "\n'
-         '                              "as an integer, not as a float")', "has 69 characters"),
+        (
+            'def my_f(x):\n    raise NotImplementedError("Exercise 1: add one to x, then return x "\n'
+            '                              "as an integer, not as a float")',
+            "has 69 characters",
+        ),
         ('def my_f(x):\n    raise NotImplementedError("add one")', "naming 'Exercise'"),
         ('def my_f(x):\n    raise NotImplementedError(f"Exercise {1}")', "not a plain string"),
-        ('def my_f(x):\n    raise NotImplementedError', "no raise NotImplementedError"),
+        ("def my_f(x):\n    raise NotImplementedError", "no raise NotImplementedError"),
         ('def my_f(x):\n    raise NotImplementedError("Exercise 1"', "does not parse"),
     ]:
         cells[2]["source"] = source
@@ -271,15 +304,21 @@ def test_experiment_check_passes_and_fails():
     two_code_cells = cells[:9] + [_cell("code", "print(2)", [course.EXPERIMENT])] + cells[9:]
     assert experiment_problems(two_code_cells) == (1, [])
     no_outcome = cells[:9] + [_cell("markdown", "It prints 1.", [course.SOLUTION])]  # not in <details>
-    assert experiment_problems(no_outcome) == (0, ["cell 9: after the experiment's code comes its outcome "
-                                                   "(markdown tagged 'solution', in <details>)"])
+    assert experiment_problems(no_outcome) == (
+        0,
+        ["cell 9: after the experiment's code comes its outcome (markdown tagged 'solution', in <details>)"],
+    )
     assert experiment_problems(cells[:9])[0] == 0  # the outcome is missing
     no_code = cells[:8] + cells[9:]
-    assert experiment_problems(no_code) == (0, ["cell 7: the experiment's text is not followed by its code "
-                                                "(a code cell tagged 'experiment')"])
+    assert experiment_problems(no_code) == (
+        0,
+        ["cell 7: the experiment's text is not followed by its code (a code cell tagged 'experiment')"],
+    )
     orphan = cells[:7] + cells[8:]
-    assert experiment_problems(orphan) == (0, ["cell 7: an experiment's code follows its text "
-                                               "(a markdown cell tagged 'experiment')"])
+    assert experiment_problems(orphan) == (
+        0,
+        ["cell 7: an experiment's code follows its text (a markdown cell tagged 'experiment')"],
+    )
 
 
 def _ran(cell, ename=None):
@@ -294,13 +333,18 @@ def test_student_run_check_passes_and_fails():
     assert student_run_problems(good) == []
     broken_experiment = good[:7] + [_ran(good[7], "ZeroDivisionError")] + good[8:]
     assert student_run_problems(broken_experiment) == [
-        "cell 7: an experiment's code fails (ZeroDivisionError) in the student edition"]
+        "cell 7: an experiment's code fails (ZeroDivisionError) in the student edition"
+    ]
     broken_setup = good[:1] + [_ran(good[1], "NameError")] + good[2:]
-    assert student_run_problems(broken_setup) == ["cell 1: a cell that is no self-check fails (NameError) in the student edition"]
+    assert student_run_problems(broken_setup) == [
+        "cell 1: a cell that is no self-check fails (NameError) in the student edition"
+    ]
     solved = good[:3] + [_ran(good[3])] + good[4:]
     assert student_run_problems(solved) == ["cell 3: the self-check passes without a solution"]
     wrong = good[:3] + [_ran(good[3], "NameError")] + good[4:]
-    assert student_run_problems(wrong) == ["cell 3: the self-check fails with NameError, not the stub's NotImplementedError"]
+    assert student_run_problems(wrong) == [
+        "cell 3: the self-check fails with NameError, not the stub's NotImplementedError"
+    ]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
@@ -325,7 +369,8 @@ def test_time_line_is_the_measured_one(path):
     measured = course.format_time_line(course.notebook_time(nb))
     assert stated.group(0) == measured, (
         f"{path.name}: the Time line is not the committed run's; run `python -m daformer_edu.course times`\n"
-        f"  stated:   {stated.group(0)}\n  measured: {measured}")
+        f"  stated:   {stated.group(0)}\n  measured: {measured}"
+    )
 
 
 @pytest.mark.slow
@@ -337,8 +382,9 @@ def test_student_edition_fails_exactly_at_the_self_checks(path, tmp_path):
     nb = nbformat.reads(json.dumps(student), as_version=4)
     env_note = os.environ.get("DAFORMER_EDU_AUTO_PRESET")
     assert env_note == "smoke", "tests/conftest.py sets the smoke preset for notebook 09"
-    client = nbclient.NotebookClient(nb, timeout=900, kernel_name="python3", allow_errors=True,
-                                     resources={"metadata": {"path": str(path.parent)}})
+    client = nbclient.NotebookClient(
+        nb, timeout=900, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(path.parent)}}
+    )
     client.execute()
     problems = student_run_problems(nb.cells)
     assert not problems, f"{path.name}: " + "; ".join(problems)
@@ -347,22 +393,35 @@ def test_student_edition_fails_exactly_at_the_self_checks(path, tmp_path):
 # -- the grader -----------------------------------------------------------------------------------------------
 def _lab():
     """A small course notebook with two exercises, an experiment and a question (instructor's edition)."""
-    return {"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [
-        _cell("markdown", "# 98 · Lab"),
-        _cell("code", "from pathlib import Path\n"),
-        _cell("code", 'def my_double(x):\n    raise NotImplementedError("Exercise 1: return 2·x")\n', [course.EXERCISE]),
-        _cell("code", "def my_double(x):\n    return 2 * x\n", [course.SOLUTION]),
-        _cell("code", 'print("my_double(3) =", my_double(3))\nassert my_double(3) == 6\n', [course.SELF_CHECK]),
-        _cell("markdown", "Predict the output.", [course.EXPERIMENT]),
-        _cell("code", "print(sum(range(4)))\n", [course.EXPERIMENT]),
-        _cell("markdown", "<details>6: 0 + 1 + 2 + 3.</details>", [course.SOLUTION]),
-        _cell("code", 'def my_square(x):\n    raise NotImplementedError("Exercise 2: return x·x")\n', [course.EXERCISE]),
-        _cell("code", "def my_square(x):\n    return x * x\n", [course.SOLUTION]),
-        # reads a file beside the notebook: passes only if the grader runs the notebook in its own folder
-        _cell("code", 'assert my_square(int(Path("four.txt").read_text())) == 16\n', [course.SELF_CHECK]),
-        _cell("markdown", "1. Why?", [course.QUESTION]),
-        _cell("markdown", "<details>Because.</details>", [course.SOLUTION]),
-    ]}
+    return {
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {},
+        "cells": [
+            _cell("markdown", "# 98 · Lab"),
+            _cell("code", "from pathlib import Path\n"),
+            _cell(
+                "code",
+                'def my_double(x):\n    raise NotImplementedError("Exercise 1: return 2·x")\n',
+                [course.EXERCISE],
+            ),
+            _cell("code", "def my_double(x):\n    return 2 * x\n", [course.SOLUTION]),
+            _cell("code", 'print("my_double(3) =", my_double(3))\nassert my_double(3) == 6\n', [course.SELF_CHECK]),
+            _cell("markdown", "Predict the output.", [course.EXPERIMENT]),
+            _cell("code", "print(sum(range(4)))\n", [course.EXPERIMENT]),
+            _cell("markdown", "<details>6: 0 + 1 + 2 + 3.</details>", [course.SOLUTION]),
+            _cell(
+                "code",
+                'def my_square(x):\n    raise NotImplementedError("Exercise 2: return x·x")\n',
+                [course.EXERCISE],
+            ),
+            _cell("code", "def my_square(x):\n    return x * x\n", [course.SOLUTION]),
+            # reads a file beside the notebook: passes only if the grader runs the notebook in its own folder
+            _cell("code", 'assert my_square(int(Path("four.txt").read_text())) == 16\n', [course.SELF_CHECK]),
+            _cell("markdown", "1. Why?", [course.QUESTION]),
+            _cell("markdown", "<details>Because.</details>", [course.SOLUTION]),
+        ],
+    }
 
 
 def _submission(folder: Path, edit=None, name="lab.ipynb") -> Path:
@@ -386,16 +445,19 @@ def _rows(path: Path) -> list[dict]:
 
 def test_find_exercises_names_each_stub_with_its_self_check():
     cells = course.student_edition(_lab())["cells"]
-    assert course.find_exercises({"cells": cells}) == [course.Exercise("Exercise 1 (my_double)", 2, 3),
-                                                      course.Exercise("Exercise 2 (my_square)", 7, 8)]
+    assert course.find_exercises({"cells": cells}) == [
+        course.Exercise("Exercise 1 (my_double)", 2, 3),
+        course.Exercise("Exercise 2 (my_square)", 7, 8),
+    ]
     no_stub = cells[:2] + cells[3:]  # a self-check whose stub was deleted: named by what it calls
     assert course.find_exercises({"cells": no_stub})[0] == course.Exercise("Exercise 1 (my_double)", None, 2)
 
 
 def test_grader_reports_unreadable_submissions_and_rejects_bad_arguments(tmp_path, capsys):
     (tmp_path / "garbage.ipynb").write_text("{not json")
-    (tmp_path / "empty.ipynb").write_text(json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {},
-                                                      "cells": [_cell("markdown", "# no exercises")]}))
+    (tmp_path / "empty.ipynb").write_text(
+        json.dumps({"nbformat": 4, "nbformat_minor": 5, "metadata": {}, "cells": [_cell("markdown", "# no exercises")]})
+    )
     out = tmp_path / "grades" / "g.csv"
     paths = [str(tmp_path / n) for n in ("garbage.ipynb", "missing.ipynb", "empty.ipynb")]
     assert course.main(["grade", *paths, "--out", str(out)]) == 0
@@ -404,8 +466,11 @@ def test_grader_reports_unreadable_submissions_and_rejects_bad_arguments(tmp_pat
     assert rows[0]["message"].startswith("cannot be read: NotJSONError")
     assert rows[1]["message"].startswith("cannot be read: FileNotFoundError")
     assert rows[2]["message"].startswith("no exercises")
-    for bad in (["grade", "--out", str(out)], ["grade", paths[0]], ["grade", paths[0], "--out", str(out),
-                                                                  "--timeout", "0"]):
+    for bad in (
+        ["grade", "--out", str(out)],
+        ["grade", paths[0]],
+        ["grade", paths[0], "--out", str(out), "--timeout", "0"],
+    ):
         with pytest.raises(SystemExit) as e:
             course.main(bad)
         assert e.value.code == 2, bad
@@ -420,6 +485,7 @@ def test_grader_passes_exactly_the_solved_exercises(tmp_path, monkeypatch):
 
     monkeypatch.setattr(course, "find_notebooks", instructors)
     monkeypatch.setattr(course, "default_notebooks_dir", instructors)
+
     def wrong_answer(cells):  # exercise 1 answered wrongly, with a helper of the student's own
         cells[2]["source"] = "def _twice(x):\n    return x + x\n\n\ndef my_double(x):\n    return _twice(x) + 1\n"
 
@@ -428,11 +494,19 @@ def test_grader_passes_exactly_the_solved_exercises(tmp_path, monkeypatch):
     out = tmp_path / "grades.csv"
     assert course.main(["grade", str(sub), str(bob), "--out", str(out), "--timeout", "120"]) == 0
     assert _rows(out) == [
-        {"notebook": str(sub), "exercise": "Exercise 1 (my_double)", "passed": "false",
-         "message": "NotImplementedError: Exercise 1: return 2·x"},
+        {
+            "notebook": str(sub),
+            "exercise": "Exercise 1 (my_double)",
+            "passed": "false",
+            "message": "NotImplementedError: Exercise 1: return 2·x",
+        },
         {"notebook": str(sub), "exercise": "Exercise 2 (my_square)", "passed": "true", "message": "ok"},
-        {"notebook": str(bob), "exercise": "Exercise 1 (my_double)", "passed": "false",
-         "message": "AssertionError (last printed: my_double(3) = 7)"},
+        {
+            "notebook": str(bob),
+            "exercise": "Exercise 1 (my_double)",
+            "passed": "false",
+            "message": "AssertionError (last printed: my_double(3) = 7)",
+        },
         {"notebook": str(bob), "exercise": "Exercise 2 (my_square)", "passed": "true", "message": "ok"},
     ]
 
@@ -450,12 +524,22 @@ def _sleeps(cells):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("edit, timeout, message", [
-    (_syntax_error, 120, ["NotImplementedError: Exercise 1: return 2·x",
-                          "NameError: name 'Path' is not defined (first error: In [1]: SyntaxError: "]),
-    (_kills_the_kernel, 120, ["the kernel died in cell 2 of 11"] * 2),
-    (_sleeps, 2, ["out of time: the notebook ran over 2 s in cell 2 of 11"] * 2),
-], ids=["syntax-error", "kernel-dies", "time-out"])
+@pytest.mark.parametrize(
+    "edit, timeout, message",
+    [
+        (
+            _syntax_error,
+            120,
+            [
+                "NotImplementedError: Exercise 1: return 2·x",
+                "NameError: name 'Path' is not defined (first error: In [1]: SyntaxError: ",
+            ],
+        ),
+        (_kills_the_kernel, 120, ["the kernel died in cell 2 of 11"] * 2),
+        (_sleeps, 2, ["out of time: the notebook ran over 2 s in cell 2 of 11"] * 2),
+    ],
+    ids=["syntax-error", "kernel-dies", "time-out"],
+)
 def test_grader_reports_broken_submissions(tmp_path, edit, timeout, message):
     sub = _submission(tmp_path, edit)
     grades = course.grade_notebook(sub, timeout=timeout)
@@ -494,15 +578,20 @@ def test_prose_numbers_are_read_from_outputs(path):
             continue
         text = re.sub(r"\$[^$]*\$", " ", _src(c))  # maths is worked by hand, not measured
         typed += [(i, m.group(0)) for m in MEASURED.finditer(text) if m.group(1) not in outputs]
-    assert not typed, (f"{path.name}: prose quotes numbers no output of this notebook prints {typed}: print them "
-                       f"from the run (and quote the printout), or tag the cell '{QUOTES}' and name the source")
+    assert not typed, (
+        f"{path.name}: prose quotes numbers no output of this notebook prints {typed}: print them "
+        f"from the run (and quote the printout), or tag the cell '{QUOTES}' and name the source"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_no_stderr_noise_in_committed_outputs(path):
-    noise = [(i, "".join(o.get("text", ""))[:80]) for i, c in enumerate(_nb(path)["cells"])
-             for o in c.get("outputs", []) if o.get("name") == "stderr"
-             and not re.search(r"\d+%\|", "".join(o.get("text", "")))]  # progress bars are fine
+    noise = [
+        (i, "".join(o.get("text", ""))[:80])
+        for i, c in enumerate(_nb(path)["cells"])
+        for o in c.get("outputs", [])
+        if o.get("name") == "stderr" and not re.search(r"\d+%\|", "".join(o.get("text", "")))
+    ]  # progress bars are fine
     assert not noise, f"{path.name}: stderr in committed outputs {noise}: silence it at the source or explain it"
 
 
@@ -513,7 +602,8 @@ def test_readme_quotes_the_main_jobs_measured_time():
     m = re.search(r"the main job takes about (\d+) min", readme)
     assert m, "README: the sentence 'the main job takes about N min' is gone"
     assert int(m.group(1)) == round(t.running_s / 60), (
-        f"README says about {m.group(1)} min for the main job; notebook 09's committed run took {t.running_s:.0f} s")
+        f"README says about {m.group(1)} min for the main job; notebook 09's committed run took {t.running_s:.0f} s"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

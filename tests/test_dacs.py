@@ -1,4 +1,5 @@
 """ClassMix masks, the domain mix and the strong augmentation, with hand-worked examples."""
+
 import itertools
 import math
 
@@ -7,9 +8,9 @@ import torch
 
 from daformer_edu.uda.dacs import blur_kernel_size, classmix_masks, mix, strong_augment
 
-LABEL = torch.tensor([[0, 0, 1, 1],
-                      [2, 2, 255, 3],
-                      [2, 5, 5, 3]])  # classes {0, 1, 2, 3, 5} (+ ignore): n = 5 -> ceil(5/2) = 3 pasted
+LABEL = torch.tensor(
+    [[0, 0, 1, 1], [2, 2, 255, 3], [2, 5, 5, 3]]
+)  # classes {0, 1, 2, 3, 5} (+ ignore): n = 5 -> ceil(5/2) = 3 pasted
 
 
 def _chosen_classes(mask, label):
@@ -127,8 +128,9 @@ def test_strong_augment_per_batch_coins_jitters_all_images_or_none():
             g = torch.Generator().manual_seed(seed)
             # jitter alone, then blur alone with a fixed σ = 1 (a σ near 0.15 would leave the image as it is)
             jit = strong_augment(x, generator=g, jitter_p=0.5, blur_p=0.0, per_batch_coins=per_batch)
-            blr = strong_augment(x, generator=g, jitter_p=0.0, blur_p=0.5, blur_sigma=(1.0, 1.0),
-                                 per_batch_coins=per_batch)
+            blr = strong_augment(
+                x, generator=g, jitter_p=0.0, blur_p=0.5, blur_sigma=(1.0, 1.0), per_batch_coins=per_batch
+            )
             for y in (jit, blr):
                 changed = (y - x).abs().flatten(1).amax(1) > 1e-3  # [4]
                 if per_batch:
@@ -143,8 +145,10 @@ def test_strong_augment_per_batch_coins_jitters_all_images_or_none():
 def test_strong_augment_per_batch_coins_probabilities():
     x = torch.rand(2, 3, 8, 8)
     g = torch.Generator().manual_seed(1)
-    jittered = [bool(((strong_augment(x, generator=g, blur_p=0.0, per_batch_coins=True) - x).abs() > 1e-3).any())
-                for _ in range(300)]
+    jittered = [
+        bool(((strong_augment(x, generator=g, blur_p=0.0, per_batch_coins=True) - x).abs() > 1e-3).any())
+        for _ in range(300)
+    ]
     assert 0.72 < sum(jittered) / 300 < 0.88  # one coin per batch with p = 0.8
 
 
@@ -188,29 +192,36 @@ def _px(x):
     return [[round(v, 4) for v in p] for p in x[:, :, 0].T.tolist()]
 
 
-@pytest.mark.parametrize("op, factor, expected", [
-    # brightness is added: x + (b − 1), clamped
-    ("brightness", 0.15, [[0.95, 0.55, 0.35], [0.25, 0.65, 0.45], [0.65, 0.65, 0.65]]),
-    ("brightness", -0.25, [[0.55, 0.15, 0.0], [0.0, 0.25, 0.05], [0.25, 0.25, 0.25]]),
-    # contrast scales: x·c, clamped (no blend with the mean: grey 0.5 moves too)
-    ("contrast", 1.5, [[1.0, 0.6, 0.3], [0.15, 0.75, 0.45], [0.75, 0.75, 0.75]]),
-    ("contrast", 0.5, [[0.4, 0.2, 0.1], [0.05, 0.25, 0.15], [0.25, 0.25, 0.25]]),
-    # saturation scales S in HSV. f = 0.5: A: S 0.375, i 0, f 1/3: p 0.5, t 0.6 → (0.8, 0.6, 0.5);
-    # B: S 0.4, i 2, f 0.5: p 0.3, t 0.4 → (0.3, 0.5, 0.4). f = 2 clamps S at 1 (B) or 1 (A: 1.5):
-    # A: p 0, t 0.8·(1 − 2/3) → (0.8, 0.2667, 0); B: p 0, t 0.25 → (0, 0.5, 0.25). Grey stays grey.
-    ("saturation", 0.5, [[0.8, 0.6, 0.5], [0.3, 0.5, 0.4], [0.5, 0.5, 0.5]]),
-    ("saturation", 2.0, [[0.8, 0.2667, 0.0], [0.0, 0.5, 0.25], [0.5, 0.5, 0.5]]),
-    # hue turns H (factor in turns, ×2π radians). +1/4: A 20° → 110°, i 1, f 5/6: q 0.3, p 0.2 → (0.3, 0.8, 0.2);
-    # B 150° → 240°, i 4, f 0: t 0.1, p 0.1 → (0.1, 0.1, 0.5). −0.1: A 20° → −16° (= 344°), i 5, f 0.7333:
-    # p 0.2, q 0.36 → (0.8, 0.2, 0.36); B 150° → 114°, i 1, f 0.9: q 0.14, p 0.1 → (0.14, 0.5, 0.1).
-    ("hue", 0.25, [[0.3, 0.8, 0.2], [0.1, 0.1, 0.5], [0.5, 0.5, 0.5]]),
-    ("hue", -0.1, [[0.8, 0.2, 0.36], [0.14, 0.5, 0.1], [0.5, 0.5, 0.5]]),
-])
+@pytest.mark.parametrize(
+    "op, factor, expected",
+    [
+        # brightness is added: x + (b − 1), clamped
+        ("brightness", 0.15, [[0.95, 0.55, 0.35], [0.25, 0.65, 0.45], [0.65, 0.65, 0.65]]),
+        ("brightness", -0.25, [[0.55, 0.15, 0.0], [0.0, 0.25, 0.05], [0.25, 0.25, 0.25]]),
+        # contrast scales: x·c, clamped (no blend with the mean: grey 0.5 moves too)
+        ("contrast", 1.5, [[1.0, 0.6, 0.3], [0.15, 0.75, 0.45], [0.75, 0.75, 0.75]]),
+        ("contrast", 0.5, [[0.4, 0.2, 0.1], [0.05, 0.25, 0.15], [0.25, 0.25, 0.25]]),
+        # saturation scales S in HSV. f = 0.5: A: S 0.375, i 0, f 1/3: p 0.5, t 0.6 → (0.8, 0.6, 0.5);
+        # B: S 0.4, i 2, f 0.5: p 0.3, t 0.4 → (0.3, 0.5, 0.4). f = 2 clamps S at 1 (B) or 1 (A: 1.5):
+        # A: p 0, t 0.8·(1 − 2/3) → (0.8, 0.2667, 0); B: p 0, t 0.25 → (0, 0.5, 0.25). Grey stays grey.
+        ("saturation", 0.5, [[0.8, 0.6, 0.5], [0.3, 0.5, 0.4], [0.5, 0.5, 0.5]]),
+        ("saturation", 2.0, [[0.8, 0.2667, 0.0], [0.0, 0.5, 0.25], [0.5, 0.5, 0.5]]),
+        # hue turns H (factor in turns, ×2π radians). +1/4: A 20° → 110°, i 1, f 5/6: q 0.3, p 0.2 → (0.3, 0.8, 0.2);
+        # B 150° → 240°, i 4, f 0: t 0.1, p 0.1 → (0.1, 0.1, 0.5). −0.1: A 20° → −16° (= 344°), i 5, f 0.7333:
+        # p 0.2, q 0.36 → (0.8, 0.2, 0.36); B 150° → 114°, i 1, f 0.9: q 0.14, p 0.1 → (0.14, 0.5, 0.1).
+        ("hue", 0.25, [[0.3, 0.8, 0.2], [0.1, 0.1, 0.5], [0.5, 0.5, 0.5]]),
+        ("hue", -0.1, [[0.8, 0.2, 0.36], [0.14, 0.5, 0.1], [0.5, 0.5, 0.5]]),
+    ],
+)
 def test_official_jitter_ops_match_hand_worked_kornia_values(op, factor, expected):
     from daformer_edu.uda import dacs
 
-    fn = {"brightness": dacs._brightness_official, "contrast": dacs._contrast_official,
-          "saturation": dacs._saturation_official, "hue": dacs._hue_official}[op]
+    fn = {
+        "brightness": dacs._brightness_official,
+        "contrast": dacs._contrast_official,
+        "saturation": dacs._saturation_official,
+        "hue": dacs._hue_official,
+    }[op]
     out = fn(PIXELS, factor)
     assert torch.allclose(out, torch.tensor(expected).T.reshape(3, 3, 1), atol=1e-4), _px(out)
 
@@ -229,15 +240,24 @@ def test_official_colour_jitter_draws_factors_then_order_and_applies_all_four():
     x01 = torch.rand(3, 5, 7, generator=torch.Generator().manual_seed(1))
     img, mean, std = _normalised(x01)
     for seed in range(6):
-        out = dacs.colour_jitter(img, torch.Generator().manual_seed(seed), mean, std, 0.2, 0.2, 0.2, 0.2,
-                                 jitter="official")
+        out = dacs.colour_jitter(
+            img, torch.Generator().manual_seed(seed), mean, std, 0.2, 0.2, 0.2, 0.2, jitter="official"
+        )
         g = torch.Generator().manual_seed(seed)
-        b, c, h, f = (0.8 + 0.4 * torch.rand((), generator=g).item(), 0.8 + 0.4 * torch.rand((), generator=g).item(),
-                      -0.2 + 0.4 * torch.rand((), generator=g).item(), 0.8 + 0.4 * torch.rand((), generator=g).item())
+        b, c, h, f = (
+            0.8 + 0.4 * torch.rand((), generator=g).item(),
+            0.8 + 0.4 * torch.rand((), generator=g).item(),
+            -0.2 + 0.4 * torch.rand((), generator=g).item(),
+            0.8 + 0.4 * torch.rand((), generator=g).item(),
+        )
         y = (img * std + mean) / 255
         for op in torch.randperm(4, generator=g).tolist():
-            y = [lambda z: dacs._brightness_official(z, b - 1), lambda z: dacs._contrast_official(z, c),
-                 lambda z: dacs._saturation_official(z, f), lambda z: dacs._hue_official(z, h)][op](y)
+            y = [
+                lambda z: dacs._brightness_official(z, b - 1),
+                lambda z: dacs._contrast_official(z, c),
+                lambda z: dacs._saturation_official(z, f),
+                lambda z: dacs._hue_official(z, h),
+            ][op](y)
         assert torch.allclose(out, (y * 255 - mean) / std, atol=1e-5), seed
 
 
@@ -250,8 +270,19 @@ def test_official_jitter_moves_a_grey_image_further_than_torchvision():
     img, mean, std = _normalised(torch.full((3, 4, 4), 0.5))
     grey = {}
     for form in ("torchvision", "official"):
-        values = [((dacs.colour_jitter(img, torch.Generator().manual_seed(s), mean, std, 0.2, 0.2, 0.2, 0.2,
-                                       jitter=form) * std + mean) / 255) for s in range(200)]
+        values = [
+            (
+                (
+                    dacs.colour_jitter(
+                        img, torch.Generator().manual_seed(s), mean, std, 0.2, 0.2, 0.2, 0.2, jitter=form
+                    )
+                    * std
+                    + mean
+                )
+                / 255
+            )
+            for s in range(200)
+        ]
         assert all(torch.allclose(v, v[0, 0, 0].expand_as(v), atol=1e-5) for v in values)  # stays uniform grey
         grey[form] = torch.tensor([v[0, 0, 0].item() for v in values])
     assert grey["torchvision"].min() >= 0.4 - 1e-5 and grey["torchvision"].max() <= 0.6 + 1e-5
@@ -282,7 +313,8 @@ def test_official_jitter_keeps_black_and_white_pixels_finite():
     pixels[:, :, :4], pixels[:, :, -2:] = 0.0, 1.0
     images = (pixels * 255 - mean) / std
     for seed in range(24):
-        out = strong_augment(images, generator=torch.Generator().manual_seed(seed), jitter_p=1.0, blur_p=0.0,
-                             jitter="official")
+        out = strong_augment(
+            images, generator=torch.Generator().manual_seed(seed), jitter_p=1.0, blur_p=0.0, jitter="official"
+        )
         back = out * std + mean
         assert torch.isfinite(out).all() and back.min() > -1e-3 and back.max() < 255 + 1e-3, seed

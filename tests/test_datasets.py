@@ -1,4 +1,5 @@
 """Real-dataset loaders on tiny fixture trees (64×32 PNGs written here), conversion, transforms, class tables."""
+
 from __future__ import annotations
 
 import json
@@ -84,7 +85,8 @@ def cs_root(tmp_path):
             stem = f"{city}_000000_0000{k}9"
             Image.fromarray(_image(20 + k)).save(root / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png")
             Image.fromarray(_stripes(np.roll(CS_IDS, k)).astype(np.uint8)).save(
-                root / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png")
+                root / "gtFine" / split / city / f"{stem}_gtFine_labelIds.png"
+            )
     return root
 
 
@@ -184,8 +186,15 @@ def test_convert_gta_writes_train_ids_and_stats(gta_root):
         assert np.array_equal(written, _stripes(np.roll(CS_TRAIN, i)))
     stats = json.loads((gta_root / "sample_class_stats.json").read_text())
     per_stripe = H * (W // len(CS_IDS))
-    assert stats[0] == {"file": "00000", "0": per_stripe, "1": per_stripe, "2": per_stripe, "13": per_stripe,
-                        "18": per_stripe, "10": per_stripe}
+    assert stats[0] == {
+        "file": "00000",
+        "0": per_stripe,
+        "1": per_stripe,
+        "2": per_stripe,
+        "13": per_stripe,
+        "18": per_stripe,
+        "10": per_stripe,
+    }
     swc = json.loads((gta_root / "samples_with_class.json").read_text())
     assert swc["13"] == [["00000", per_stripe], ["00001", per_stripe], ["00002", per_stripe]]
     assert "255" not in swc
@@ -267,8 +276,9 @@ def test_flip_normalize_and_denormalize():
     assert np.array_equal(fi, img[:, ::-1]) and np.array_equal(fl, lab[:, ::-1])
     x, y = Normalize()(np.full((2, 2, 3), 255, np.uint8), np.zeros((2, 2), np.uint8))
     assert x.shape == (3, 2, 2) and y.dtype == torch.int64
-    assert torch.allclose(x[:, 0, 0], torch.tensor([(255 - 123.675) / 58.395, (255 - 116.28) / 57.12,
-                                                     (255 - 103.53) / 57.375]))
+    assert torch.allclose(
+        x[:, 0, 0], torch.tensor([(255 - 123.675) / 58.395, (255 - 116.28) / 57.12, (255 - 103.53) / 57.375])
+    )
     t, _ = Normalize()(img)
     assert np.array_equal(denormalize(t), img)
     assert np.array_equal(denormalize(t[None])[0], img)

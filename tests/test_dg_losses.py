@@ -1,4 +1,5 @@
 """BlindNet's losses against hand-worked examples (numbers written out, not recomputed by the code under test)."""
+
 import math
 
 import torch
@@ -86,7 +87,10 @@ def test_ccl_ignores_off_diagonal_changes():
     l2 = cross_covariance_loss(F_ORIG, f_aug2, eps=0.0)
     assert abs(l1.item() - l2.item()) < 1e-12
     # while CML (full matrix) does see the change
-    assert covariance_matching_loss(F_ORIG, f_aug2, eps=0.0).item() != covariance_matching_loss(F_ORIG, F_AUG, eps=0.0).item()
+    assert (
+        covariance_matching_loss(F_ORIG, f_aug2, eps=0.0).item()
+        != covariance_matching_loss(F_ORIG, F_AUG, eps=0.0).item()
+    )
 
 
 def test_info_nce_one_positive_two_negatives_by_hand():
@@ -140,8 +144,9 @@ def test_cwcl_loss_by_hand():
     E = E.clone().requires_grad_(True)
     label = torch.tensor([[[0, 1, 2]]])
     tau = 0.1
-    got = class_wise_contrastive_loss(E, Ea, label, label, temperature=tau, samples_per_class=1,
-                                      generator=torch.Generator().manual_seed(0))
+    got = class_wise_contrastive_loss(
+        E, Ea, label, label, temperature=tau, samples_per_class=1, generator=torch.Generator().manual_seed(0)
+    )
     want = 0.0
     for i in range(3):
         pos = math.exp(float(emb_aug[i] @ emb[i]) / tau)
@@ -161,8 +166,9 @@ def test_sdcl_anchor_and_negatives_by_hand():
     emb_aug = _unit([[1.0, 0.1], [0.5, 0.5], [0.2, 1.0], [0.0, 1.0]])
     E, Ea = emb.t().reshape(1, 2, 1, 4), emb_aug.t().reshape(1, 2, 1, 4)
     tau = 0.07
-    got = semantic_disentanglement_contrastive_loss(E, Ea, label, pred, pred_aug, temperature=tau,
-                                                    generator=torch.Generator().manual_seed(0))
+    got = semantic_disentanglement_contrastive_loss(
+        E, Ea, label, pred, pred_aug, temperature=tau, generator=torch.Generator().manual_seed(0)
+    )
     # the one anchor is pixel 1; positive = emb[1]; negatives = emb_aug at GT == 1 (pixels 2, 3)
     pos = math.exp(float(emb_aug[1] @ emb[1]) / tau)
     neg = math.exp(float(emb_aug[1] @ emb_aug[2]) / tau) + math.exp(float(emb_aug[1] @ emb_aug[3]) / tau)
@@ -183,8 +189,9 @@ def test_bad_shapes_raise_clear_errors():
     with pytest.raises(ValueError, match="differ"):
         covariance_matching_loss(torch.zeros(1, 2, 2, 2), torch.zeros(1, 2, 4, 4))
     with pytest.raises(ValueError, match="nearest"):
-        class_wise_contrastive_loss(torch.zeros(1, 2, 2, 2), torch.zeros(1, 2, 2, 2), torch.zeros(1, 4, 4).long(),
-                                    torch.zeros(1, 4, 4).long())
+        class_wise_contrastive_loss(
+            torch.zeros(1, 2, 2, 2), torch.zeros(1, 2, 2, 2), torch.zeros(1, 4, 4).long(), torch.zeros(1, 4, 4).long()
+        )
 
 
 # --- BlindNet's official sampling rules ------------------------------------------------------------------------
@@ -219,13 +226,22 @@ def test_cwcl_per_image_negatives_come_from_the_same_image():
     E = emb.t().reshape(2, 2, 1, 3).transpose(0, 1).contiguous()  # [B=2, D=2, 1, 3]
     Ea = emb_aug.t().reshape(2, 2, 1, 3).transpose(0, 1).contiguous()
     label = torch.tensor([[[0, 1, 0]], [[1, 0, 1]]])
-    got = class_wise_contrastive_loss(E, Ea, label, label, temperature=0.1, samples_per_class=1,
-                                      generator=torch.Generator().manual_seed(0), per_image=True)
+    got = class_wise_contrastive_loss(
+        E,
+        Ea,
+        label,
+        label,
+        temperature=0.1,
+        samples_per_class=1,
+        generator=torch.Generator().manual_seed(0),
+        per_image=True,
+    )
     # samples: one pixel of class 0 in image 0 (0 or 2), one of class 1 in image 1 (3 or 5): each is alone in
     # its image, so no anchor has a negative → the loss is 0 (batch-wide it would see the other image's sample)
     assert got.item() == 0.0
-    batch = class_wise_contrastive_loss(E, Ea, label, label, temperature=0.1, samples_per_class=1,
-                                        generator=torch.Generator().manual_seed(0))
+    batch = class_wise_contrastive_loss(
+        E, Ea, label, label, temperature=0.1, samples_per_class=1, generator=torch.Generator().manual_seed(0)
+    )
     assert batch.item() > 0.0
 
 
@@ -237,8 +253,9 @@ def test_sdcl_negatives_receive_a_gradient():
     emb_aug = _unit([[1.0, 0.1], [0.5, 0.5], [0.2, 1.0], [0.0, 1.0]])
     tau = 0.07
     Ea = emb_aug.t().reshape(1, 2, 1, 4).clone().requires_grad_(True)
-    got = semantic_disentanglement_contrastive_loss(emb.t().reshape(1, 2, 1, 4), Ea, label, pred, pred_aug,
-                                                    temperature=tau, detach_negatives=False)
+    got = semantic_disentanglement_contrastive_loss(
+        emb.t().reshape(1, 2, 1, 4), Ea, label, pred, pred_aug, temperature=tau, detach_negatives=False
+    )
     got.backward()
     # the same loss written out on leaf vectors: anchor a = emb_aug[1], negatives n2, n3 = emb_aug[2], emb_aug[3]
     a, n2, n3 = (emb_aug[i].clone().requires_grad_(True) for i in (1, 2, 3))
@@ -265,16 +282,26 @@ def test_sdcl_per_image_negatives_and_min_count():
     E = vec.reshape(2, 1, 5, 3).permute(0, 3, 1, 2)  # [2, 3, 1, 5]
     Ea = vec_aug.reshape(2, 1, 5, 3).permute(0, 3, 1, 2)
     tau = 0.5
-    got = semantic_disentanglement_contrastive_loss(E, Ea, label, pred, pred_aug, temperature=tau,
-                                                    max_anchors=100, negatives_per_class=3, per_image=True,
-                                                    generator=torch.Generator().manual_seed(0))
+    got = semantic_disentanglement_contrastive_loss(
+        E,
+        Ea,
+        label,
+        pred,
+        pred_aug,
+        temperature=tau,
+        max_anchors=100,
+        negatives_per_class=3,
+        per_image=True,
+        generator=torch.Generator().manual_seed(0),
+    )
     # one anchor (pixel 1 of image 0); its negatives: the 3 GT-1 pixels of image 0 (2, 3, 4); image 1 adds none
     a = vec_aug[1]
     logits = torch.stack([a @ vec[1]] + [a @ vec_aug[j] for j in (2, 3, 4)]) / tau
     assert abs(got.item() - (torch.logsumexp(logits, 0) - logits[0]).item()) < 1e-9
     # batch-wide (the simplified rule) the anchor of image 1 would count too, with image 0's pixels as negatives
-    both = semantic_disentanglement_contrastive_loss(E, Ea, label, pred, pred_aug, temperature=tau,
-                                                     negatives_per_class=10)
+    both = semantic_disentanglement_contrastive_loss(
+        E, Ea, label, pred, pred_aug, temperature=tau, negatives_per_class=10
+    )
     a1 = vec_aug[6]
     l1 = torch.stack([a1 @ vec[6]] + [a1 @ vec_aug[j] for j in (2, 3, 4, 7)]) / tau
     l0 = torch.stack([a @ vec[1]] + [a @ vec_aug[j] for j in (2, 3, 4, 7)]) / tau

@@ -1,4 +1,5 @@
 """ema_update: α = min(1 − 1/(t+1), α_max), φ ← αφ + (1−α)θ, buffers copied; hand-worked numbers."""
+
 import copy
 
 import pytest
@@ -78,8 +79,10 @@ def test_many_tensors_match_the_per_tensor_formula_bit_for_bit():
     with torch.no_grad():
         for p in student.parameters():
             p.add_(torch.randn_like(p))
-    expected = {n: p.detach().clone().mul_(0.75).add_(dict(student.named_parameters())[n].detach(), alpha=0.25)
-                for n, p in teacher.named_parameters()}
+    expected = {
+        n: p.detach().clone().mul_(0.75).add_(dict(student.named_parameters())[n].detach(), alpha=0.25)
+        for n, p in teacher.named_parameters()
+    }
     ema_update(teacher, student, iteration=3)  # α = 0.75
     for n, p in teacher.named_parameters():
         assert torch.equal(p, expected[n]), n

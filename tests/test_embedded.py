@@ -1,5 +1,6 @@
 """The shipped "ImageNet" weights (models/embedded.py): small, float16, loaded deterministically by name, a clear
 error for encoders without a file, and features that beat random ones on a task pre-training never saw."""
+
 from __future__ import annotations
 
 import os
@@ -11,8 +12,7 @@ import torch.nn.functional as F
 
 from daformer_edu.data.synthetic import SyntheticDomain
 from daformer_edu.models import build_segmentor, mit_b0
-from daformer_edu.models.embedded import (EMBEDDED_WEIGHTS, embedded_meta, embedded_weights_path,
-                                          load_embedded_weights)
+from daformer_edu.models.embedded import EMBEDDED_WEIGHTS, embedded_meta, embedded_weights_path, load_embedded_weights
 from daformer_edu.pretrain import linear_probe
 from daformer_edu.train import make_config
 
@@ -35,8 +35,9 @@ def test_loading_is_deterministic_and_exact():
         torch.manual_seed(seed)
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # "training from scratch" must not be said
-            nets.append(build_segmentor("mit_b0", "daformer", num_classes=19, pretrained="embedded",
-                                        embed_dim=32, channels=32))
+            nets.append(
+                build_segmentor("mit_b0", "daformer", num_classes=19, pretrained="embedded", embed_dim=32, channels=32)
+            )
     a, b = nets[0].encoder.state_dict(), nets[1].encoder.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert all(torch.equal(a[k], weights[k]) for k in a)
@@ -67,7 +68,6 @@ def test_shipped_features_beat_random_ones_on_a_linear_probe(domain):
 def test_linear_probe_on_an_encoder_that_sees_the_label():
     """Control: an 'encoder' whose features are the one-hot label itself must be probed to (nearly) 100 %,
     and one whose features are constant to the majority class only."""
-    from daformer_edu.data.synthetic import SyntheticDomain
 
     ds = SyntheticDomain("source", "val", size=(128, 256), length=40)
     lookup = {ds[i]["image"].double().sum().item(): ds[i]["label"] for i in range(40)}
@@ -78,7 +78,11 @@ def test_linear_probe_on_an_encoder_that_sees_the_label():
             y[y == 255] = 0
             onehot = F.one_hot(y, 19).permute(2, 0, 1)[None].float()  # [1, 19, H, W]
             # cell centres (4 + 8k) of the stride-8 grid, as the probe reads its labels
-            return [onehot, onehot[..., 4::8, 4::8], onehot[..., 4::8, 4::8][..., ::2, ::2] * 0,
-                    onehot[..., 4::8, 4::8][..., ::4, ::4] * 0]
+            return [
+                onehot,
+                onehot[..., 4::8, 4::8],
+                onehot[..., 4::8, 4::8][..., ::2, ::2] * 0,
+                onehot[..., 4::8, 4::8][..., ::4, ::4] * 0,
+            ]
 
     assert linear_probe(Oracle(), "source") > 99

@@ -1,12 +1,13 @@
 """``environment.yml`` is the tested environment: its pins name the package's own dependencies, satisfy the ranges in
 ``pyproject.toml``, and the README names the same versions as the ones the committed outputs were produced with."""
+
 from __future__ import annotations
 
 import re
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -36,10 +37,13 @@ def test_pins_are_dependencies_within_their_ranges():
             continue
         assert name in reqs, f"environment.yml pins {name}, which pyproject.toml does not depend on"
         assert reqs[name].specifier.contains(version, prereleases=True), (
-            f"environment.yml pins {name}=={version}, outside pyproject.toml's {reqs[name]}")
+            f"environment.yml pins {name}=={version}, outside pyproject.toml's {reqs[name]}"
+        )
 
 
 @pytest.mark.parametrize("name", ["torch", "numpy", "matplotlib"])
 def test_readme_names_the_pinned_versions(name):
     readme = (ROOT / "README.md").read_text()
-    assert f"{name} {_pins()[name]}" in readme, f"README.md should say the outputs were made with {name} {_pins()[name]}"
+    assert f"{name} {_pins()[name]}" in readme, (
+        f"README.md should say the outputs were made with {name} {_pins()[name]}"
+    )

@@ -6,6 +6,7 @@ The expected numbers are computed here independently: images read with PIL, resi
 numpy, the network run by hand at the inference size, logits resized to the label, argmax, confusion matrix with
 ``np.bincount`` and IoU = TP / (TP + FP + FN).
 """
+
 from __future__ import annotations
 
 import json
@@ -73,12 +74,12 @@ def _expected(root, model):
     confusion = np.zeros((19, 19), dtype=np.int64)
     preds = {}
     for name in NAMES:
-        image = np.asarray(Image.open(root / f"leftImg8bit/val/{name}_leftImg8bit.png"))   # [H, W, 3] uint8
+        image = np.asarray(Image.open(root / f"leftImg8bit/val/{name}_leftImg8bit.png"))  # [H, W, 3] uint8
         label = np.asarray(Image.open(root / f"gtFine/val/{name}_gtFine_labelTrainIds.png")).astype(np.int64)
-        image = cv2_linear_reference(image, *SIZE).astype(np.float64)                  # mmseg: resize, then normalise
+        image = cv2_linear_reference(image, *SIZE).astype(np.float64)  # mmseg: resize, then normalise
         x = torch.from_numpy(((image - MEAN) / STD).transpose(2, 0, 1)).float()[None]  # [1, 3, 32, 64]
         with torch.no_grad():
-            logits = model(x)                                                         # [1, 19, 32, 64]
+            logits = model(x)  # [1, 19, 32, 64]
         logits = F.interpolate(logits, size=(H, W), mode="bilinear", align_corners=False)
         pred = logits.argmax(1)[0].numpy()
         preds[name] = pred
@@ -95,8 +96,26 @@ def _expected(root, model):
 def test_metrics_and_predictions_match_a_hand_computation(tree, tmp_path, which, capsys):
     root, ckpt, models = tree
     out = tmp_path / "eval"
-    main(["--checkpoint", str(ckpt), "--dataset", "cityscapes", "--root", str(root), "--which", which,
-          "--size", "32x64", "--out", str(out), "--save-predictions", "--synthia-16", "--device", "cpu"])
+    main(
+        [
+            "--checkpoint",
+            str(ckpt),
+            "--dataset",
+            "cityscapes",
+            "--root",
+            str(root),
+            "--which",
+            which,
+            "--size",
+            "32x64",
+            "--out",
+            str(out),
+            "--save-predictions",
+            "--synthia-16",
+            "--device",
+            "cpu",
+        ]
+    )
     preds, confusion, iou = _expected(root, models[which])
     m = json.loads((out / "metrics.json").read_text())
     assert m["architecture"] == {"encoder": "mit_b0", "num_classes": 19, "embed_dim": 16, "channels": 16}
@@ -120,8 +139,10 @@ def test_metrics_and_predictions_match_a_hand_computation(tree, tmp_path, which,
 @pytest.mark.slow
 def test_student_and_teacher_differ(tree, tmp_path):
     root, ckpt, _ = tree
-    res = {w: main(["--checkpoint", str(ckpt), "--root", str(root), "--which", w, "--size", "32x64"]) for w in
-           ("model", "ema_model")}
+    res = {
+        w: main(["--checkpoint", str(ckpt), "--root", str(root), "--which", w, "--size", "32x64"])
+        for w in ("model", "ema_model")
+    }
     assert res["model"]["confusion"] != res["ema_model"]["confusion"]
 
 
@@ -174,9 +195,18 @@ def folder_tree(tmp_path_factory):
     torch.save({"state_dict": {f"model.{off}": ours[key].clone() for off, key in official_to_ours().items()}}, official)
     run = base / "run"
     run.mkdir()
-    torch.save({"config": {"image_size": [32, 64], "source": "folder", "encoder": "mit_b0"}, "model": ours,
-                "teacher": None, "rng": {"numpy": np.random.default_rng(0).bit_generator.state,
-                                         "legacy": np.random.RandomState(0).get_state()}}, run / "checkpoint.pt")
+    torch.save(
+        {
+            "config": {"image_size": [32, 64], "source": "folder", "encoder": "mit_b0"},
+            "model": ours,
+            "teacher": None,
+            "rng": {
+                "numpy": np.random.default_rng(0).bit_generator.state,
+                "legacy": np.random.RandomState(0).get_state(),
+            },
+        },
+        run / "checkpoint.pt",
+    )
     return base / "data", official, run, model, written
 
 
@@ -185,11 +215,11 @@ def _expected_folder(written, model):
     confusion = np.zeros((FOLDER_K, FOLDER_K), dtype=np.int64)
     preds = {}
     for stem, (image, label) in sorted(written.items()):
-        small = cv2_linear_reference(image, 32, 64).astype(np.float64)            # 64×128 → 32×64, as mmcv
+        small = cv2_linear_reference(image, 32, 64).astype(np.float64)  # 64×128 → 32×64, as mmcv
         x = torch.from_numpy(((small - MEAN) / STD).transpose(2, 0, 1)).float()[None]  # [1, 3, 32, 64]
         with torch.no_grad():
             logits = F.interpolate(model(x), size=label.shape, mode="bilinear", align_corners=False)
-        pred = logits.argmax(1)[0].numpy()                                          # [64, 128]
+        pred = logits.argmax(1)[0].numpy()  # [64, 128]
         preds[stem] = pred
         keep = label != 255
         gt = label[keep].astype(np.int64)
@@ -200,8 +230,23 @@ def _expected_folder(written, model):
 def test_folder_dataset_scores_its_own_classes(folder_tree, tmp_path, capsys):
     root, official, run, model, written = folder_tree
     out = tmp_path / "eval"
-    main(["--checkpoint", str(official), "--dataset", "folder", "--root", str(root), "--size", "32x64",
-          "--out", str(out), "--save-predictions", "--device", "cpu"])
+    main(
+        [
+            "--checkpoint",
+            str(official),
+            "--dataset",
+            "folder",
+            "--root",
+            str(root),
+            "--size",
+            "32x64",
+            "--out",
+            str(out),
+            "--save-predictions",
+            "--device",
+            "cpu",
+        ]
+    )
     preds, confusion = _expected_folder(written, model)
     m = json.loads((out / "metrics.json").read_text())
     assert m["num_classes"] == 3 and m["num_images"] == 3 and m["dataset"] == "folder"
@@ -236,8 +281,12 @@ def test_folder_dataset_errors(folder_tree, tree, tmp_path, capsys):
         assert e.value.code == 2 and len(lines) == 1 and "Traceback" not in err, err
         assert all(w in lines[0] for w in words), (words, lines[0])
 
-    fails(["--checkpoint", str(ckpt19), "--dataset", "folder", "--root", str(root)],
-          "19 classes", "classes.json", "lists 3")
+    fails(
+        ["--checkpoint", str(ckpt19), "--dataset", "folder", "--root", str(root)],
+        "19 classes",
+        "classes.json",
+        "lists 3",
+    )
     empty = ["--checkpoint", str(run), "--dataset", "folder", "--root", str(tmp_path)]
     fails(empty, "classes.json not found")
     (tmp_path / "classes.json").write_text(json.dumps(FOLDER_CLASSES))

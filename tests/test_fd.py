@@ -1,14 +1,14 @@
 """Label pooling, thing masks and the feature distance, on hand-worked grids."""
+
 import pytest
 import torch
 from torch import nn
 
 from daformer_edu.uda.fd import downscale_label, feature_distance, frozen_copy, thing_mask
 
-LABEL = torch.tensor([[[0, 0, 1, 1],
-                       [0, 1, 1, 1],
-                       [2, 2, 255, 255],
-                       [2, 2, 255, 3]]])  # [1, 4, 4]; 2×2 cells: TL 0 at 3/4, TR 1 at 4/4, BL 2 at 4/4, BR ignore wins
+LABEL = torch.tensor(
+    [[[0, 0, 1, 1], [0, 1, 1, 1], [2, 2, 255, 255], [2, 2, 255, 3]]]
+)  # [1, 4, 4]; 2×2 cells: TL 0 at 3/4, TR 1 at 4/4, BL 2 at 4/4, BR ignore wins
 
 
 def test_downscale_label_hand_worked():
@@ -41,10 +41,9 @@ def _paper_thing_mask(label, scale, r, things):
 
 
 def test_thing_mask_hand_worked():
-    label = torch.tensor([[[13, 13, 0, 0],
-                           [13, 13, 0, 13],
-                           [11, 11, 10, 10],
-                           [11, 0, 10, 10]]])  # car cell, road cell (3/4 road), person 3/4, sky
+    label = torch.tensor(
+        [[[13, 13, 0, 0], [13, 13, 0, 13], [11, 11, 10, 10], [11, 0, 10, 10]]]
+    )  # car cell, road cell (3/4 road), person 3/4, sky
     assert thing_mask(label, (2, 2)).tolist() == [[[True, False], [True, False]]]
     assert thing_mask(label, (2, 2), min_ratio=0.9).tolist() == [[[True, False], [False, False]]]
     assert thing_mask(label, (2, 2), thing_classes=(10,)).tolist() == [[[False, False], [False, True]]]

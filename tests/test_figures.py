@@ -11,6 +11,7 @@ Two parts:
   every image of values has a colourbar that reads its colours, every other axis has both axes named, every legend
   lies off its axes, and every text has one size.
 """
+
 from __future__ import annotations
 
 import base64
@@ -71,8 +72,10 @@ def test_notebooks_have_committed_figures():
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_committed_figures_are_wide_enough(path):
     narrow = [f"cell {i} ({cid}): {w} px" for i, cid, w in committed_figures(path) if w < MIN_PIXELS]
-    assert not narrow, (f"{path.name}: figures narrower than {MIN_PIXELS} px: {narrow}. Draw them with "
-                        f"daformer_edu.viz (new_figure for a notebook's own figure) and re-execute the notebook.")
+    assert not narrow, (
+        f"{path.name}: figures narrower than {MIN_PIXELS} px: {narrow}. Draw them with "
+        f"daformer_edu.viz (new_figure for a notebook's own figure) and re-execute the notebook."
+    )
 
 
 # -- the plot functions, on small inputs --------------------------------------------------------------------------
@@ -83,9 +86,17 @@ LAB[:2] = 255
 SMALL = np.array([[0, 13, 13, 255], [1, 1, 11, 2]])  # LAB pooled to a [2, 4] grid (16 px cells)
 THINGS = np.isin(SMALL, [11, 13])
 IOU = {"source-only": [40.0] * 18 + [float("nan")], "DAFormer": [55.0] * 19}
-HISTORY = [{"iteration": i, "split": "train", "loss": 3.0 / i, "source_ce": 2.0 / i, "target_ce": 1.0 / i,
-            "q_t": 0.5 + i / 100} for i in range(1, 30)] + [{"iteration": 10, "split": "val", "miou": 5.0},
-                                                          {"iteration": 20, "split": "val", "miou": 9.0}]
+HISTORY = [
+    {
+        "iteration": i,
+        "split": "train",
+        "loss": 3.0 / i,
+        "source_ce": 2.0 / i,
+        "target_ce": 1.0 / i,
+        "q_t": 0.5 + i / 100,
+    }
+    for i in range(1, 30)
+] + [{"iteration": 10, "split": "val", "miou": 5.0}, {"iteration": 20, "split": "val", "miou": 9.0}]
 
 
 def _domains():
@@ -97,51 +108,72 @@ CALLS = {
     "plot_segmentation": lambda dpi: viz.plot_segmentation(torch.randn(3, 32, 64), LAB, LAB, dpi=dpi),
     "plot_class_legend": lambda dpi: viz.plot_class_legend(dpi=dpi),
     "plot_image_row": lambda dpi: viz.plot_image_row([IMG, torch.randn(3, 32, 64)], ["a", "b"], dpi=dpi),
-    "plot_image_grid": lambda dpi: viz.plot_image_grid([IMG[:, :32]] * 5, [f"t{k}" for k in range(5)], ncols=3,
-                                                      dpi=dpi),
+    "plot_image_grid": lambda dpi: viz.plot_image_grid(
+        [IMG[:, :32]] * 5, [f"t{k}" for k in range(5)], ncols=3, dpi=dpi
+    ),
     "plot_patch_footprints": lambda dpi: viz.plot_patch_footprints(IMG, [(16, 16, 0), (7, 4, 3)], dpi=dpi),
-    "plot_token_grids": lambda dpi: viz.plot_token_grids(IMG, strides=(4, 8, 16, 32), dpi=dpi,
-                                                         titles=[f"stride {s}" for s in (4, 8, 16, 32)]),
+    "plot_token_grids": lambda dpi: viz.plot_token_grids(
+        IMG, strides=(4, 8, 16, 32), dpi=dpi, titles=[f"stride {s}" for s in (4, 8, 16, 32)]
+    ),
     "plot_attention_cost": lambda dpi: viz.plot_attention_cost(
-        [64, 128], {1: [1e6, 1.6e7], 8: [1e5, 4e5]}, {1: [1, 16], 8: [1, 4]}, measured_flops={1: [1e6]},
-        seconds={1: [0.1, 0.4], 8: [0.1, 0.1]}, dpi=dpi),
+        [64, 128],
+        {1: [1e6, 1.6e7], 8: [1e5, 4e5]},
+        {1: [1, 16], 8: [1, 4]},
+        measured_flops={1: [1e6]},
+        seconds={1: [0.1, 0.4], 8: [0.1, 0.1]},
+        dpi=dpi,
+    ),
     "plot_attention_map": lambda dpi: viz.plot_attention_map(IMG, torch.rand(4, 8), (5, 40), dpi=dpi),
     "plot_stage_maps": lambda dpi: viz.plot_stage_maps(IMG, [torch.randn(8, 8, 16), torch.randn(16, 4, 8)], dpi=dpi),
-    "plot_param_breakdown": lambda dpi: viz.plot_param_breakdown({"a": {"x": 1e6, "y": 2e6}, "b": {"x": 3e6}},
-                                                                 dpi=dpi),
-    "plot_probe_scores": lambda dpi: viz.plot_probe_scores({"random": {"source": 70.0, "target": 60.0},
-                                                            "shipped": {"source": 88.0, "target": 80.0}}, dpi=dpi),
+    "plot_param_breakdown": lambda dpi: viz.plot_param_breakdown({"a": {"x": 1e6, "y": 2e6}, "b": {"x": 3e6}}, dpi=dpi),
+    "plot_probe_scores": lambda dpi: viz.plot_probe_scores(
+        {"random": {"source": 70.0, "target": 60.0}, "shipped": {"source": 88.0, "target": 80.0}}, dpi=dpi
+    ),
     "plot_receptive_fields": lambda dpi: viz.plot_receptive_fields(
-        IMG, [np.eye(8, 16), np.ones((8, 16))], ["taps", "all"], centre=(16, 32), dpi=dpi),
+        IMG, [np.eye(8, 16), np.ones((8, 16))], ["taps", "all"], centre=(16, 32), dpi=dpi
+    ),
     "plot_pseudo_labels": lambda dpi: viz.plot_pseudo_labels(IMG, np.random.rand(32, 64), LAB, dpi=dpi),
-    "plot_classmix": lambda dpi: viz.plot_classmix(IMG, LAB, torch.zeros(3, 32, 64), LAB, LAB % 2, IMG, LAB,
-                                                   (LAB % 3) / 2, dpi=dpi),
-    "plot_schedule": lambda dpi: viz.plot_schedule({"a": (np.arange(5), np.arange(5)), "b": (np.arange(5), np.ones(5))},
-                                                   marks={"x": (1, 1.0)}, dpi=dpi),
+    "plot_classmix": lambda dpi: viz.plot_classmix(
+        IMG, LAB, torch.zeros(3, 32, 64), LAB, LAB % 2, IMG, LAB, (LAB % 3) / 2, dpi=dpi
+    ),
+    "plot_schedule": lambda dpi: viz.plot_schedule(
+        {"a": (np.arange(5), np.arange(5)), "b": (np.arange(5), np.ones(5))}, marks={"x": (1, 1.0)}, dpi=dpi
+    ),
     "plot_rcs_probabilities": lambda dpi: viz.plot_rcs_probabilities(
-        np.array([0.5, 0.3, 0.2, 0.0]), {"T=1": [0.2, 0.3, 0.5, 0.0]}, class_names=list("abcd"), dpi=dpi),
-    "plot_class_draws": lambda dpi: viz.plot_class_draws({"RCS": torch.arange(19), "pixels": [1] * 19},
-                                                         probabilities=torch.full((19,), 1 / 19), dpi=dpi),
+        np.array([0.5, 0.3, 0.2, 0.0]), {"T=1": [0.2, 0.3, 0.5, 0.0]}, class_names=list("abcd"), dpi=dpi
+    ),
+    "plot_class_draws": lambda dpi: viz.plot_class_draws(
+        {"RCS": torch.arange(19), "pixels": [1] * 19}, probabilities=torch.full((19,), 1 / 19), dpi=dpi
+    ),
     "plot_thing_mask": lambda dpi: viz.plot_thing_mask(IMG, LAB, SMALL, THINGS, min_ratio=0.75, dpi=dpi),
     "plot_feature_distance": lambda dpi: viz.plot_feature_distance(IMG, np.arange(8.0).reshape(2, 4), THINGS, dpi=dpi),
     "plot_iou_bars": lambda dpi: viz.plot_iou_bars(IOU, dpi=dpi),
     "plot_comparison_table": lambda dpi: viz.plot_comparison_table(IOU, dpi=dpi),
     "plot_training_curves": lambda dpi: viz.plot_training_curves({"uda": HISTORY, "b": HISTORY[:10]}, dpi=dpi),
-    "plot_prediction_grid": lambda dpi: viz.plot_prediction_grid(torch.randn(2, 3, 32, 64), torch.tensor(LAB)[None]
-                                                                 .repeat(2, 1, 1), {"DAFormer": [LAB, LAB]}, dpi=dpi),
+    "plot_prediction_grid": lambda dpi: viz.plot_prediction_grid(
+        torch.randn(2, 3, 32, 64), torch.tensor(LAB)[None].repeat(2, 1, 1), {"DAFormer": [LAB, LAB]}, dpi=dpi
+    ),
     "plot_pseudo_label_evolution": lambda dpi: viz.plot_pseudo_label_evolution(
-        torch.randn(2, 3, 32, 64), {it: {"labels": [LAB, LAB], "q_t": [0.1, 0.9]} for it in (5, 10)},
-        labels=[LAB, LAB], dpi=dpi),
-    "plot_covariance_matrices": lambda dpi: viz.plot_covariance_matrices({"a": torch.eye(3), "b": -np.ones((3, 3))},
-                                                                         dpi=dpi),
-    "plot_contrastive_samples": lambda dpi: viz.plot_contrastive_samples(IMG, LAB, [[2, 3], [5, 5]], [[8, 8]],
-                                                                         anchor_classes=[0, 1], dpi=dpi),
-    "plot_correlation_volume": lambda dpi: viz.plot_correlation_volume(IMG, (4, 8), {"F": torch.rand(2, 4) * 2 - 1},
-                                                                       dpi=dpi),
-    "plot_shift_effect": lambda dpi: viz.plot_shift_effect({"self": torch.randn(100), "rand": torch.randn(100)},
-                                                           {"self": [0.1, 0.5], "rand": 0.3}, dpi=dpi),
-    "plot_cluster_maps": lambda dpi: viz.plot_cluster_maps(torch.rand(2, 3, 32, 64), [LAB, LAB], [LAB, LAB],
-                                                           [LAB, LAB], num_clusters=19, dpi=dpi),
+        torch.randn(2, 3, 32, 64),
+        {it: {"labels": [LAB, LAB], "q_t": [0.1, 0.9]} for it in (5, 10)},
+        labels=[LAB, LAB],
+        dpi=dpi,
+    ),
+    "plot_covariance_matrices": lambda dpi: viz.plot_covariance_matrices(
+        {"a": torch.eye(3), "b": -np.ones((3, 3))}, dpi=dpi
+    ),
+    "plot_contrastive_samples": lambda dpi: viz.plot_contrastive_samples(
+        IMG, LAB, [[2, 3], [5, 5]], [[8, 8]], anchor_classes=[0, 1], dpi=dpi
+    ),
+    "plot_correlation_volume": lambda dpi: viz.plot_correlation_volume(
+        IMG, (4, 8), {"F": torch.rand(2, 4) * 2 - 1}, dpi=dpi
+    ),
+    "plot_shift_effect": lambda dpi: viz.plot_shift_effect(
+        {"self": torch.randn(100), "rand": torch.randn(100)}, {"self": [0.1, 0.5], "rand": 0.3}, dpi=dpi
+    ),
+    "plot_cluster_maps": lambda dpi: viz.plot_cluster_maps(
+        torch.rand(2, 3, 32, 64), [LAB, LAB], [LAB, LAB], [LAB, LAB], num_clusters=19, dpi=dpi
+    ),
     "plot_setting_table": lambda dpi: viz.plot_setting_table([{"method": "a", "miou": 0.5, "uses": "x"}], dpi=dpi),
 }
 
@@ -177,8 +209,13 @@ def _column_title(ax, fig) -> str:
     spec = ax.get_subplotspec()
     for other in fig.axes:
         s = other.get_subplotspec()
-        if s is not None and spec is not None and s.get_gridspec() is spec.get_gridspec() \
-                and s.colspan == spec.colspan and s.rowspan.start == 0:
+        if (
+            s is not None
+            and spec is not None
+            and s.get_gridspec() is spec.get_gridspec()
+            and s.colspan == spec.colspan
+            and s.rowspan.start == 0
+        ):
             return other.get_title()
     return ""
 
@@ -204,8 +241,9 @@ def _axes_problems(fig) -> list[str]:
             if not _column_title(ax, fig):
                 out.append(f"{name}: an image panel without a title")
         elif ax.axison and not (_named(ax, fig, "x") and _named(ax, fig, "y")):
-            out.append(f"{name}: a plot of values without both axis names "
-                       f"(x {ax.get_xlabel()!r}, y {ax.get_ylabel()!r})")
+            out.append(
+                f"{name}: a plot of values without both axis names (x {ax.get_xlabel()!r}, y {ax.get_ylabel()!r})"
+            )
     for ax, m in _value_mappables(fig):
         if not _has_colorbar(m, fig):
             out.append(f"axes {fig.axes.index(ax)} ({ax.get_title()!r}): values drawn without a colourbar")
@@ -268,6 +306,15 @@ def test_the_checks_catch_an_unreadable_figure():
     ax_line.legend(loc="center")
     ax_line.set_title("big", fontsize=14)
     problems = " | ".join(readability_problems(fig))
-    for expected in ("dpi 60", "300 px wide", "shows ticks", "without a title", "without both axis names",
-                     "without a colourbar", "lies over its data", "several sizes", "once cropped"):
+    for expected in (
+        "dpi 60",
+        "300 px wide",
+        "shows ticks",
+        "without a title",
+        "without both axis names",
+        "without a colourbar",
+        "lies over its data",
+        "several sizes",
+        "once cropped",
+    ):
         assert expected in problems, f"{expected!r} not found in: {problems}"

@@ -1,5 +1,6 @@
 """FolderDataset: a course's own two domains (images/, labels/, classes.json) — loading, the errors that name
 the file and the value, and a short UDA run whose network, metrics, FD and RCS use the folder's classes."""
+
 from __future__ import annotations
 
 import json
@@ -62,14 +63,17 @@ def test_splits_jpg_images_and_unlabelled_targets(tmp_path):
 def test_a_label_value_outside_the_table_names_the_file_and_the_value(tmp_path):
     make_domain(tmp_path / "a", splits=(None,), n=2)
     bad = _label(1)
-    bad[40, 5] = 7      # not a class of the 3-class table
-    bad[41, 5] = 255    # ignore is fine
+    bad[40, 5] = 7  # not a class of the 3-class table
+    bad[41, 5] = 255  # ignore is fine
     path = tmp_path / "a" / "labels" / "x01.png"
     Image.fromarray(bad, mode="L").save(path)
     ds = FolderDataset(tmp_path / "a")
     ds.load(0)  # the good one loads
-    with pytest.raises(DatasetError, match=rf"{path}: label values \[7\] are not classes of .*classes.json "
-                                           r"\(ids 0\.\.2, 255 = ignore\)"):
+    with pytest.raises(
+        DatasetError,
+        match=rf"{path}: label values \[7\] are not classes of .*classes.json "
+        r"\(ids 0\.\.2, 255 = ignore\)",
+    ):
         ds.load(1)
 
 
@@ -108,9 +112,21 @@ def test_image_and_label_of_different_sizes(tmp_path):
 def _config(tmp_path, **kw):
     make_domain(tmp_path / "src", domain=0, splits=("train",), n=4)
     make_domain(tmp_path / "tgt", domain=1, splits=("train", "val"), n=4)
-    base = dict(source="folder", target="folder", source_root=str(tmp_path / "src"), target_root=str(tmp_path / "tgt"),
-                iterations=2, out=None, embed_dim=16, head_channels=16, image_size=(H, W), crop_size=(64, 64),
-                val_length=2, snapshot_images=1, progress=False)
+    base = dict(
+        source="folder",
+        target="folder",
+        source_root=str(tmp_path / "src"),
+        target_root=str(tmp_path / "tgt"),
+        iterations=2,
+        out=None,
+        embed_dim=16,
+        head_channels=16,
+        image_size=(H, W),
+        crop_size=(64, 64),
+        val_length=2,
+        snapshot_images=1,
+        progress=False,
+    )
     return make_config("smoke", **{**base, **kw})
 
 
@@ -128,7 +144,7 @@ def test_uda_between_two_folders_uses_their_classes(tmp_path):
     # FD is computed on the folder's thing class (blob): the share of 32×32 cells of the source crops that
     # are ≥ 75 % blob, counted here with numpy, is what the step logs (Cityscapes' things would give 0)
     source, target = trainer.batches(0)
-    y = source["label"].numpy()                                                   # [B, 64, 64]
+    y = source["label"].numpy()  # [B, 64, 64]
     cells = y.reshape(len(y), 2, 32, 2, 32).transpose(0, 1, 3, 2, 4).reshape(len(y), 2, 2, -1)
     expected = float(((cells == 2).mean(-1) >= 0.75).mean())
     assert expected > 0
@@ -144,8 +160,11 @@ def test_oracle_on_a_folder_and_a_folder_source_cannot_adapt_to_cityscapes_class
     result = Trainer(_config(tmp_path, mode="oracle")).fit()
     assert list(result["per_class_iou"]) == ["sky", "ground", "blob"]
     # a folder source (3 classes) cannot adapt to the synthetic target (Cityscapes' 19): both tables are named
-    with pytest.raises(ValueError, match=r"target \(target\) classes \(Cityscapes .*\) differ from the source "
-                                         rf"classes \({tmp_path / 'src' / 'classes.json'}\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"target \(target\) classes \(Cityscapes .*\) differ from the source "
+        rf"classes \({tmp_path / 'src' / 'classes.json'}\)",
+    ):
         Trainer(_config(tmp_path, target="synthetic", target_root=None))
 
 
@@ -166,8 +185,16 @@ def test_a_folder_target_needs_a_val_split(tmp_path):
 
 
 def test_the_cityscapes_table_stays_the_default():
-    cfg = make_config("smoke", embed_dim=16, head_channels=16, iterations=1, out=None, val_length=2,
-                      synthetic_train_length=8, progress=False)
+    cfg = make_config(
+        "smoke",
+        embed_dim=16,
+        head_channels=16,
+        iterations=1,
+        out=None,
+        val_length=2,
+        synthetic_train_length=8,
+        progress=False,
+    )
     trainer = Trainer(cfg)
     assert trainer.classes == ClassTable.cityscapes()
     with torch.no_grad():

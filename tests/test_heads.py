@@ -2,6 +2,7 @@
 
 SegFormerHead against HF's SegformerDecodeHead is in test_parity_hf.py.
 """
+
 import warnings
 
 import pytest

@@ -1,4 +1,5 @@
 """weighted_ce: per-pixel weights, mean over all pixels, upsampling, all-ignore edge case."""
+
 import math
 
 import pytest

@@ -1,4 +1,5 @@
 """Confusion matrix, IoU and mIoU against a hand-worked example; inference at label size; evaluate()."""
+
 from __future__ import annotations
 
 import math
@@ -110,7 +111,7 @@ class _ReadsChannel0(nn.Module):
 
     def forward(self, x):
         c = torch.arange(self.k, dtype=x.dtype).view(1, -1, 1, 1)
-        return -(x[:, :1] - c) ** 2 + self.dummy
+        return -((x[:, :1] - c) ** 2) + self.dummy
 
 
 class _Toy(torch.utils.data.Dataset):
@@ -149,7 +150,6 @@ def test_predict_moves_a_cpu_image_to_the_model_and_back():
     cpu = predict(model, x)
     out = predict(model.cuda(), x)  # CPU image, CUDA model
     assert out.device.type == "cpu" and torch.equal(out, cpu)
-
 
 
 class _Fixed(nn.Module):

@@ -2,6 +2,7 @@
 
 Parity with HF transformers / timm lives in test_parity_hf.py / test_parity_timm.py.
 """
+
 import math
 
 import pytest
@@ -67,8 +68,10 @@ def test_output_shapes_follow_conv_arithmetic(hw):
 
 def test_patch_embed_kernels_and_no_positional_parameters():
     encoder = mit.mit_b2()
-    convs = [(s.patch_embed.proj.kernel_size[0], s.patch_embed.proj.stride[0], s.patch_embed.proj.padding[0])
-             for s in encoder.stages]
+    convs = [
+        (s.patch_embed.proj.kernel_size[0], s.patch_embed.proj.stride[0], s.patch_embed.proj.padding[0])
+        for s in encoder.stages
+    ]
     assert convs == [(7, 4, 3), (3, 2, 1), (3, 2, 1), (3, 2, 1)]
     assert not [n for n, _ in encoder.named_parameters() if "pos" in n]
     with pytest.raises(ValueError, match="must exceed stride"):

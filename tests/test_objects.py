@@ -1,6 +1,7 @@
 """The embedded "ImageNet" (SyntheticObjects): deterministic, object-centric, labelled per image, and blind to
 the target domain — it never samples a street scene, never builds a SyntheticDomain, never uses the target
 palette, and its pictures are not target scenes (one large subject, no bonnet)."""
+
 from __future__ import annotations
 
 import inspect
@@ -48,7 +49,7 @@ def test_labels_hold_the_subject_and_every_class_with_enough_pixels():
 
 
 def test_every_subject_appears_and_fills_the_picture():
-    ds = SyntheticObjects("train", size=64, length=300)
+    SyntheticObjects("train", size=64, length=300)  # the dataset constructs (the scenes come from the grammar)
     seen, thing_share = set(), []
     for i in range(300):
         rng = np.random.default_rng([0, 2, 0, i, 0])

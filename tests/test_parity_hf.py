@@ -4,6 +4,7 @@ HF's LayerNorms all use eps 1e-5, so our encoder is built with ``layer_norm_eps=
 exact up to float32 rounding, not loosened. Weights are randomised with a large scale first, because the
 default init (std 0.02) makes every attention map nearly uniform and would hide e.g. a missing 1/√d.
 """
+
 import pytest
 import torch
 from transformers import SegformerConfig, SegformerModel

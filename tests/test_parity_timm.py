@@ -4,6 +4,7 @@ PVTv2-B0 is MiT-B0 with MLP ratios [8, 8, 4, 4]. timm keeps SegFormer's norms: n
 in the patch embedding and the spatial reduction, timm's LayerNorm (eps 1e-6) in blocks and stage ends —
 our defaults. Its linear-attention option (``pvt_v2_b2_li``) stays off.
 """
+
 import pytest
 import timm
 import torch

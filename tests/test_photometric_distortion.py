@@ -5,6 +5,7 @@ mmseg draws them), so each expected pixel follows from mmseg 0.16's steps by han
 (truncation), OpenCV's uint8 HSV (V = max, S = round(255·(max − min)/max), H = round(30·(G − B)/(max − min)) for a
 red maximum, in 0..179; back to RGB rounded).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -95,8 +96,8 @@ def test_appended_to_the_pipeline_it_draws_after_the_crop_and_flip():
     plain = [Resize((32, 64)), RandomCrop((16, 16), cat_max_ratio=0.75), RandomFlip(0.5)]
     for seed in range(5):
         rng = np.random.default_rng(seed)
-        ref_img, ref_label = Compose(plain)(img, label, rng)                    # the default pipeline ...
-        ref_img, _ = PhotoMetricDistortion()(ref_img, ref_label, rng)           # ... then the distortion
+        ref_img, ref_label = Compose(plain)(img, label, rng)  # the default pipeline ...
+        ref_img, _ = PhotoMetricDistortion()(ref_img, ref_label, rng)  # ... then the distortion
         out_img, out_label = Compose(plain + [PhotoMetricDistortion()])(img, label, np.random.default_rng(seed))
         assert np.array_equal(out_label, ref_label) and np.array_equal(out_img, ref_img)
 
@@ -116,8 +117,20 @@ def test_the_official_baselines_distort_their_labelled_crops_and_uda_never_does(
     from daformer_edu.data.factory import build_datasets
 
     def run(preset, mode, **kw):
-        return _distorted(build_datasets(make_config(preset, mode=mode, out=None, synthetic_train_length=4,
-                                                     val_length=2, image_size=(64, 128), crop_size=(64, 64), **kw)))
+        return _distorted(
+            build_datasets(
+                make_config(
+                    preset,
+                    mode=mode,
+                    out=None,
+                    synthetic_train_length=4,
+                    val_length=2,
+                    image_size=(64, 128),
+                    crop_size=(64, 64),
+                    **kw,
+                )
+            )
+        )
 
     assert run("gpu-full", "uda") == {"source": False, "target": False, "val": False}
     assert run("gpu-full", "source-only") == {"source": True, "target": False, "val": False}

@@ -1,5 +1,6 @@
 """python -m daformer_edu.pretrain: writes a float16 encoder with its meta, resumes a killed run exactly, and
 refuses a partial file made with other settings."""
+
 from __future__ import annotations
 
 import pytest
@@ -12,8 +13,19 @@ from daformer_edu.pretrain import PretrainConfig, main, pretrain
 
 
 def tiny(out, **kw):
-    return PretrainConfig(out=str(out), images=48, val_images=16, size=32, iterations=4, batch_size=8,
-                          warmup_iters=2, checkpoint_interval=2, probe=False, progress=False, **kw)
+    return PretrainConfig(
+        out=str(out),
+        images=48,
+        val_images=16,
+        size=32,
+        iterations=4,
+        batch_size=8,
+        warmup_iters=2,
+        checkpoint_interval=2,
+        probe=False,
+        progress=False,
+        **kw,
+    )
 
 
 @pytest.mark.slow

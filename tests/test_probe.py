@@ -1,4 +1,5 @@
 """Cluster probe, Hungarian matching and unsupervised scores (daformer_edu/unsupervised/probe.py)."""
+
 import numpy as np
 import pytest
 import torch

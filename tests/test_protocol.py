@@ -6,6 +6,7 @@ rules (``mmcv.imrescale``: s = min(long bound / long side, short bound / short s
 DAFormer's data configs (GTA 1280×720, Synthia 1280×760, Cityscapes 1024×512, keep ratio) and mmseg's test
 protocol (whole image at 1024×512, logits resized to the full-resolution label, scored there).
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,8 @@ import torch
 from PIL import Image
 
 import daformer_edu.metrics as metrics
-from daformer_edu.data.factory import build_datasets
 from daformer_edu.data import Resize
+from daformer_edu.data.factory import build_datasets
 from daformer_edu.train import Trainer, make_config
 from helpers import write_png16_rgb  # Synthia's 16-bit label PNG, written by hand
 
@@ -31,7 +32,7 @@ CITYSCAPES_HW = (1024, 2048)
 def _halves(h, w, left, right):
     """A [h, w] uint8 label: ``left`` in columns x < w // 2, ``right`` from there on."""
     lab = np.full((h, w), left, np.uint8)
-    lab[:, w // 2:] = right
+    lab[:, w // 2 :] = right
     return lab
 
 
@@ -75,8 +76,11 @@ def test_resize_gives_mmseg_keep_ratio_sizes_for_the_real_frames():
     # By hand: GTA 1914×1052 into (1280, 720): s = min(1280/1914, 720/1052) = min(0.66876, 0.68441) = 0.66876,
     # H = int(1052·0.66876 + 0.5) = int(704.03) = 704, W = 1280. Synthia 1280×760 into (1280, 760): s = 1.
     # Cityscapes 2048×1024 into (1024, 512): s = 0.5. Either order of the bound gives the same answer.
-    for bound, hw, expected in (((720, 1280), GTA_HW, (704, 1280)), ((760, 1280), SYNTHIA_HW, (760, 1280)),
-                                ((512, 1024), CITYSCAPES_HW, (512, 1024))):
+    for bound, hw, expected in (
+        ((720, 1280), GTA_HW, (704, 1280)),
+        ((760, 1280), SYNTHIA_HW, (760, 1280)),
+        ((512, 1024), CITYSCAPES_HW, (512, 1024)),
+    ):
         for b in (bound, bound[::-1]):
             image, label = Resize(b)(_image(*hw), _halves(*hw, 0, 1))
             assert image.shape == (*expected, 3) and label.shape == expected, (b, hw)
@@ -114,15 +118,21 @@ def test_evaluate_and_the_trainer_validate_on_the_same_mmcv_resized_pixels(tmp_p
 
     monkeypatch.setattr(metrics, "predict", recording_predict)
     evaluate_checkpoint(ckpt, cs, size=(64, 128), device="cpu", progress=False)
-    cfg = make_config("smoke", source="gta", source_root=str(_gta(tmp_path / "gta", hw=(76, 128))),
-                      target="cityscapes", target_root=str(cs), out=None)
+    cfg = make_config(
+        "smoke",
+        source="gta",
+        source_root=str(_gta(tmp_path / "gta", hw=(76, 128))),
+        target="cityscapes",
+        target_root=str(cs),
+        out=None,
+    )
     val = build_datasets(cfg)["val"]
     assert len(seen) == len(val) == 2
     mean, std = np.array([123.675, 116.28, 103.53]), np.array([58.395, 57.12, 57.375])
     for (image, size), frame, item in zip(seen, frames, val):
         assert size is None and tuple(image.shape) == (1, 3, 64, 128)  # resized by the dataset, not by predict
         assert torch.equal(image[0], item["image"])  # the trainer's validation pixels, bit for bit
-        expected = (cv2_linear_reference(frame, 64, 128) - mean) / std                 # [64, 128, 3]
+        expected = (cv2_linear_reference(frame, 64, 128) - mean) / std  # [64, 128, 3]
         assert np.allclose(item["image"].permute(1, 2, 0).numpy(), expected, atol=1e-5)
         assert tuple(item["label"].shape) == (130, 262)  # scored at full resolution
 
@@ -141,8 +151,14 @@ def _crop_fits(dataset, top, left):
 @pytest.mark.parametrize("source, resized", [("gta", (704, 1280)), ("synthia", (760, 1280))])
 def test_gpu_full_resizes_the_source_to_the_official_size(tmp_path, source, resized):
     root = (_gta if source == "gta" else _synthia)(tmp_path / source)
-    cfg = make_config("gpu-full", source=source, source_root=str(root), target="cityscapes",
-                      target_root=str(_cityscapes(tmp_path / "cs")), out=None)
+    cfg = make_config(
+        "gpu-full",
+        source=source,
+        source_root=str(root),
+        target="cityscapes",
+        target_root=str(_cityscapes(tmp_path / "cs")),
+        out=None,
+    )
     src = build_datasets(cfg)["source"]
     h, w = resized
     # The resized image is exactly h × w: the last 512×512 window fits, one pixel further does not.
@@ -157,8 +173,14 @@ def test_gpu_full_resizes_the_source_to_the_official_size(tmp_path, source, resi
 
 
 def test_gpu_full_resizes_cityscapes_to_1024x512_and_keeps_val_labels_at_full_resolution(tmp_path):
-    cfg = make_config("gpu-full", source="gta", source_root=str(_gta(tmp_path / "gta")), target="cityscapes",
-                      target_root=str(_cityscapes(tmp_path / "cs")), out=None)
+    cfg = make_config(
+        "gpu-full",
+        source="gta",
+        source_root=str(_gta(tmp_path / "gta")),
+        target="cityscapes",
+        target_root=str(_cityscapes(tmp_path / "cs")),
+        out=None,
+    )
     data = build_datasets(cfg)
     target = data["target"]  # 2048×1024 → 1024×512: the last window fits, one pixel further does not
     assert _crop_fits_target(target, 0, 1024 - 512)
@@ -181,8 +203,16 @@ def test_source_image_size_overrides_and_scales_with_image_size(tmp_path):
     root = str(_gta(tmp_path / "gta"))
     cs = str(_cityscapes(tmp_path / "cs", train_hw=(256, 512)))
     # An explicit bound wins: (360, 640): s = min(640/1914, 360/1052) = 0.33438 → 352 × 640 (1052·0.33438 = 351.8).
-    cfg = make_config("gpu-full", source="gta", source_root=root, target="cityscapes", target_root=cs, out=None,
-                      source_image_size=(360, 640), crop_size=(64, 64))
+    cfg = make_config(
+        "gpu-full",
+        source="gta",
+        source_root=root,
+        target="cityscapes",
+        target_root=cs,
+        out=None,
+        source_image_size=(360, 640),
+        crop_size=(64, 64),
+    )
     src = build_datasets(cfg)["source"]
     assert src.get(0, crop_box=(352 - 64, 640 - 64))["label"].shape == (64, 64)
     with pytest.raises(ValueError):
@@ -226,9 +256,19 @@ def _trainer_with_constant_model(tmp_path, source, label_ids, monkeypatch):
     """A smoke trainer on a Cityscapes val tree (256×512 labels, inference at 64×128), student = _Constant(road)."""
     src_root = (_gta if source == "gta" else _synthia)(tmp_path / source, hw=(76, 128))
     cs = _cityscapes(tmp_path / "cs", train_hw=(64, 128), val_labels=[_stripes(256, 512, *label_ids)] * 2)
-    cfg = make_config("smoke", mode="source-only", source=source, source_root=str(src_root), target="cityscapes",
-                      target_root=str(cs), embed_dim=16, head_channels=16, iterations=1, progress=False,
-                      out=str(tmp_path / "run"))
+    cfg = make_config(
+        "smoke",
+        mode="source-only",
+        source=source,
+        source_root=str(src_root),
+        target="cityscapes",
+        target_root=str(cs),
+        embed_dim=16,
+        head_channels=16,
+        iterations=1,
+        progress=False,
+        out=str(tmp_path / "run"),
+    )
     trainer = Trainer(cfg)
     trainer.networks.model = _Constant(0)  # road everywhere
     counted = []  # labelled pixels in each confusion matrix evaluate builds

@@ -1,4 +1,5 @@
 """pseudo_label: argmax labels and the confidence weight q_T, checked on hand-worked 2×2 images."""
+
 import math
 
 import pytest
@@ -16,10 +17,12 @@ def _two_class(gaps):
 
 
 def test_hand_worked_per_image_and_per_batch():
-    logits = _two_class([
-        [[L99, -L9], [-L99, L9]],   # image 0: probs 0.99, 0.9, 0.99, 0.9 -> 2 of 4 above 0.968
-        [[L99, L99], [L99, -L99]],  # image 1: all four at 0.99 -> 4 of 4
-    ])
+    logits = _two_class(
+        [
+            [[L99, -L9], [-L99, L9]],  # image 0: probs 0.99, 0.9, 0.99, 0.9 -> 2 of 4 above 0.968
+            [[L99, L99], [L99, -L99]],  # image 1: all four at 0.99 -> 4 of 4
+        ]
+    )
     labels, weight = pseudo_label(logits, threshold=0.968)
     assert labels.dtype == torch.long and weight.dtype == torch.float32
     assert labels.tolist() == [[[0, 1], [1, 0]], [[0, 0], [0, 1]]]

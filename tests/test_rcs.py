@@ -1,4 +1,5 @@
 """Rare Class Sampling: f_c, P(c) (hand-worked, limits in T) and the sampler (draws, re-crops, state)."""
+
 import json
 import math
 
@@ -7,7 +8,6 @@ import pytest
 import torch
 
 from daformer_edu.data.base import SegmentationDataset
-
 from daformer_edu.uda.rcs import (
     RareClassSampler,
     cached_class_stats,

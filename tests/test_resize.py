@@ -4,6 +4,7 @@ The reference below re-derives OpenCV's ``INTER_LINEAR`` for uint8 from its defi
 position, two taps per axis, weights in 1/2048 steps, OpenCV's rounding of the vertical pass) and
 ``INTER_NEAREST`` (source pixel ⌊x·w/ow⌋), in numpy; the library calls ``cv2.resize`` itself.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,7 +15,7 @@ from helpers import cv2_linear_reference, cv2_nearest_reference  # OpenCV's arit
 
 
 def test_2x_downscale_is_the_rounded_mean_of_each_2x2_block():
-    img = (np.arange(16, dtype=np.uint8).reshape(4, 4) * 17)[..., None].repeat(3, axis=2)   # 0, 17, …, 255
+    img = (np.arange(16, dtype=np.uint8).reshape(4, 4) * 17)[..., None].repeat(3, axis=2)  # 0, 17, …, 255
     out, _ = Resize((2, 2))(img)
     # By hand: (0 + 17 + 68 + 85) / 4 = 42.5 → 43; (34 + 51 + 102 + 119) / 4 = 76.5 → 77;
     # (136 + 153 + 204 + 221) / 4 = 178.5 → 179; (170 + 187 + 238 + 255) / 4 = 212.5 → 213 (halves round up).
@@ -28,7 +29,7 @@ def test_non_integer_scale_blends_two_taps_with_2048ths():
     # x = 0: pixels 0, 1 with weights round(2048·2/3) = 1365, 683; x = 1: pixel 2 alone;
     # x = 2: pixels 3, 4 with 683, 1365.
     row = np.array([10, 50, 90, 130, 170], np.uint8)
-    img = np.tile(row[None, :, None], (5, 1, 3))                               # [5, 5, 3], rows alike
+    img = np.tile(row[None, :, None], (5, 1, 3))  # [5, 5, 3], rows alike
     out, _ = Resize((3, 3))(img)
     # Horizontal pass (×2048): H = 1365·10 + 683·50 = 47800;  90·2048 = 184320;  683·130 + 1365·170 = 320840.
     # Vertical pass, OpenCV's rounding: each tap ⌊⌊H/16⌋·β / 65536⌋, then ⌊(sum + 2) / 4⌋. Rows 0 and 2 (β = 1365,
@@ -45,11 +46,11 @@ def test_non_integer_scale_blends_two_taps_with_2048ths():
 
 
 def test_label_nearest_takes_floor_of_x_times_scale():
-    label = np.tile(np.arange(5, dtype=np.uint8), (5, 1))                       # [5, 5], value = column
+    label = np.tile(np.arange(5, dtype=np.uint8), (5, 1))  # [5, 5], value = column
     _, out = Resize((3, 3))(np.zeros((5, 5, 3), np.uint8), label)
-    assert out[0].tolist() == [0, 1, 3]                                          # ⌊0⌋, ⌊5/3⌋, ⌊10/3⌋
+    assert out[0].tolist() == [0, 1, 3]  # ⌊0⌋, ⌊5/3⌋, ⌊10/3⌋
     assert Resize((3, 3), backend="pillow")(np.zeros((5, 5, 3), np.uint8), label)[1][0].tolist() == [0, 2, 4]
-    wide = np.tile(np.arange(8, dtype=np.uint8), (4, 1))                         # 2× down: the even columns
+    wide = np.tile(np.arange(8, dtype=np.uint8), (4, 1))  # 2× down: the even columns
     assert Resize((2, 4))(np.zeros((4, 8, 3), np.uint8), wide)[1][0].tolist() == [0, 2, 4, 6]
 
 

@@ -1,5 +1,6 @@
 """Runs started by the tests go to ``$DAFORMER_EDU_RUNS_DIR`` (a temporary folder the root conftest.py makes), not
 into the checkout: notebook 09 under nbval used to leave its checkpoints in ``notebooks/runs/``."""
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,12 @@ def test_runs_dir_is_a_temporary_folder_outside_the_checkout():
 
 
 def _status() -> set[str]:
-    done = subprocess.run(["git", "status", "--porcelain", "--ignored", "--untracked-files=all", "notebooks"],
-                          cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run(
+        ["git", "status", "--porcelain", "--ignored", "--untracked-files=all", "notebooks"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         pytest.skip(f"not a git checkout ({done.stderr.strip()})")
     return set(done.stdout.splitlines())
@@ -37,18 +42,20 @@ def test_notebook_09_writes_its_runs_under_the_runs_dir():
     nb = nbformat.read(NB09, as_version=4)
     by_id = {c.get("id"): c for c in nb.cells}
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    setup = by_id["ee8c33ea"]                       # "1 · Set-up": imports, makes `configs` from `out_dir`
+    setup = by_id["ee8c33ea"]  # "1 · Set-up": imports, makes `configs` from `out_dir`
     probe = nbformat.v4.new_code_cell(
         "import dataclasses, json\n"
         "one = Trainer(dataclasses.replace(configs[modes[0]], iterations=1, eval_interval=0, val_length=2,\n"
         "                                  checkpoint_interval=1, progress=False))\n"
         "one.fit()\n"
-        "print(json.dumps({m: str(Path(c.out).resolve()) for m, c in configs.items()}))")
+        "print(json.dumps({m: str(Path(c.out).resolve()) for m, c in configs.items()}))"
+    )
     run = nbformat.v4.new_notebook(cells=[params, setup, probe], metadata=nb.metadata)
     before = _status()
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    client = nbclient.NotebookClient(run, timeout=300, kernel_name="python3",
-                                     resources={"metadata": {"path": str(NB09.parent)}})
+    client = nbclient.NotebookClient(
+        run, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(NB09.parent)}}
+    )
     client.execute(env=env)
     stdout = "".join(o["text"] for o in run.cells[-1].outputs if o.get("name") == "stdout")
     outs = json.loads(stdout.strip().splitlines()[-1])

@@ -1,4 +1,5 @@
 """Warmup + poly learning rate (hand-worked, official log value) and DAFormer's AdamW parameter groups."""
+
 import pytest
 import torch
 from torch import nn

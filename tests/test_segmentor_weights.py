@@ -5,6 +5,7 @@ The official key layout is written out by hand in ``tests/helpers.py`` from the 
 with a ``DepthwiseSeparableASPPModule`` fusion of mmcv ``ConvModule`` s named ``conv`` / ``bn``), together with
 where each key belongs in our module. The package's own renaming rules are not used to build it.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -34,7 +35,7 @@ def official_checkpoint(model, seed=0, prefixes=("model", "ema_model", "imnet_mo
     g = torch.Generator().manual_seed(seed)
     shapes = {k: v.shape for k, v in model.state_dict().items()}
     sd = {}
-    for n, prefix in enumerate(prefixes):
+    for prefix in prefixes:
         for off, ours in official_to_ours().items():
             if prefix == "imnet_model" and not off.startswith("backbone."):
                 continue  # the FD model: an encoder only... and the official one carries a head too; keep it short
@@ -78,7 +79,7 @@ def test_plain_state_dict_file_and_wrapped_all_accepted(tmp_path):
         for k, v in ref.state_dict().items():
             assert torch.equal(model.state_dict()[k], v), k
     # a single mmseg segmentor without the UDA wrapper (backbone.*, decode_head.* at the top)
-    single = {k[len("model."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
+    single = {k[len("model.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.")}
     model = _model()
     load_segmentor_weights(model, single)
     assert torch.equal(model.head.classifier.weight, single["decode_head.conv_seg.weight"])
@@ -91,12 +92,13 @@ def test_loaded_head_computes_the_official_forward():
     model = _model()
     ckpt = official_checkpoint(model)
     load_segmentor_weights(model, ckpt)
-    w = {k[len("model.decode_head."):]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.decode_head.")}
+    w = {k[len("model.decode_head.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("model.decode_head.")}
     feats = [torch.randn(2, c, 16 // 2**i, 24 // 2**i) for i, c in enumerate([32, 64, 160, 256])]
 
     def bn(x, p):
-        return F.batch_norm(x, w[p + "running_mean"], w[p + "running_var"], w[p + "weight"], w[p + "bias"],
-                            training=False, eps=1e-5)
+        return F.batch_norm(
+            x, w[p + "running_mean"], w[p + "running_var"], w[p + "weight"], w[p + "bias"], training=False, eps=1e-5
+        )
 
     embeds = []
     for i, f in enumerate(feats):
@@ -113,8 +115,9 @@ def test_loaded_head_computes_the_official_forward():
             y = F.conv2d(x, w[p + "depthwise_conv.conv.weight"], padding=d, dilation=d, groups=x.shape[1])
             y = F.relu(bn(y, p + "depthwise_conv.bn."))
             outs.append(F.relu(bn(F.conv2d(y, w[p + "pointwise_conv.conv.weight"]), p + "pointwise_conv.bn.")))
-    y = F.relu(bn(F.conv2d(torch.cat(outs, 1), w["fuse_layer.bottleneck.conv.weight"], padding=1),
-                  "fuse_layer.bottleneck.bn."))
+    y = F.relu(
+        bn(F.conv2d(torch.cat(outs, 1), w["fuse_layer.bottleneck.conv.weight"], padding=1), "fuse_layer.bottleneck.bn.")
+    )
     expected = F.conv2d(y, w["conv_seg.weight"], w["conv_seg.bias"])
     with torch.no_grad():
         got = model.head(feats)
@@ -139,8 +142,9 @@ def test_convert_then_load_in_two_steps_as_evaluate_does():
     state, origin = segmentor_state_dict(ckpt, "ema_model")
     assert origin["head.classifier.weight"] == "ema_model.decode_head.conv_seg.weight"
     model = load_converted_state(_model(), state, origin, "two steps")
-    assert torch.equal(model.state_dict()["head.classifier.weight"],
-                       ckpt["state_dict"]["ema_model.decode_head.conv_seg.weight"])
+    assert torch.equal(
+        model.state_dict()["head.classifier.weight"], ckpt["state_dict"]["ema_model.decode_head.conv_seg.weight"]
+    )
     with pytest.raises(SegmentorWeightsError, match=r"^two steps: .*shape mismatch.*ema_model\.decode_head\.conv_seg"):
         load_converted_state(_model(num_classes=16), state, origin, "two steps")
 

@@ -5,6 +5,7 @@ Checked on a hand-made README, hand-made notebooks and pages, so a row is compar
 with the builder's own reading of the repository. The real build, served and visited in a browser:
 tests/test_browser.py.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -31,10 +32,24 @@ Some prose | with a bar | that is not a row.
 
 
 def _nb(title: str, exercise: bool) -> dict:
-    first = {"cell_type": "markdown", "id": "title", "metadata": {}, "source": f"# {title}\n\n**Time:** reading "
-             "≈ 7 min (1 words, 2 lines of code) · running ≈ 12 s on a 2-core CPU (measured)"}
-    cells = [first, {"cell_type": "code", "id": "code", "metadata": {"tags": ["exercise"] if exercise else []},
-                     "source": "x = 1", "outputs": [], "execution_count": 1}]
+    first = {
+        "cell_type": "markdown",
+        "id": "title",
+        "metadata": {},
+        "source": f"# {title}\n\n**Time:** reading "
+        "≈ 7 min (1 words, 2 lines of code) · running ≈ 12 s on a 2-core CPU (measured)",
+    }
+    cells = [
+        first,
+        {
+            "cell_type": "code",
+            "id": "code",
+            "metadata": {"tags": ["exercise"] if exercise else []},
+            "source": "x = 1",
+            "outputs": [],
+            "execution_count": 1,
+        },
+    ]
     return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
 
 
@@ -45,10 +60,14 @@ def test_home_page_is_the_notebook_map(tmp_path):
     nbs = {"01_alpha": _nb("01 · Alpha: a long subtitle", exercise=True), "02_beta": _nb("02 · Beta", exercise=False)}
     home = site._home_page(paths, nbs, readme)
     rows = [line for line in home.splitlines() if line.startswith("| [")]
-    assert rows[0] == ("| [01 · Alpha](01_alpha.ipynb) | patches and tokens | `models.mit.OverlapPatchEmbed` | "
-                       "7 min reading, 12 s running | {download}`student edition <_student/01_alpha.ipynb>` |")
-    assert rows[1] == ("| [02 · Beta](02_beta.ipynb) | attention's cost | `models.mit.EfficientSelfAttention` | "
-                       "7 min reading, 12 s running |  |"), "no exercise, no student edition to offer"
+    assert rows[0] == (
+        "| [01 · Alpha](01_alpha.ipynb) | patches and tokens | `models.mit.OverlapPatchEmbed` | "
+        "7 min reading, 12 s running | {download}`student edition <_student/01_alpha.ipynb>` |"
+    )
+    assert rows[1] == (
+        "| [02 · Beta](02_beta.ipynb) | attention's cost | `models.mit.EfficientSelfAttention` | "
+        "7 min reading, 12 s running |  |"
+    ), "no exercise, no student edition to offer"
     assert home.index("01_alpha\n02_beta") > home.index("```{toctree}"), "every notebook is a page of the site"
 
 
@@ -114,7 +133,7 @@ def test_every_repository_page_is_in_the_built_sites_toctree(tmp_path):
     out = site.build(tmp_path / "html", notebooks, readme)
     assert PAGES, "daformer_edu/pages/ holds no page"
     sidebar = (out / "01_alpha.html").read_text(encoding="utf-8")  # the toctree, as the sidebar of a notebook page
-    more = sidebar[sidebar.index('caption-text">More'):]
+    more = sidebar[sidebar.index('caption-text">More') :]
     for page in PAGES:
         assert (out / f"{page.stem}.html").is_file(), f"{page.name} is not a page of the built site"
         assert f'<a class="reference internal" href="{page.stem}.html">' in more, f"{page.name} is not in the toctree"
@@ -144,7 +163,9 @@ def test_page_links_resolve_on_github_and_in_the_site(page):
 def test_readme_is_short_and_links_every_page():
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     n = len(text.splitlines())
-    assert n <= README_MAX_LINES, f"README.md has {n} lines; keep it at {README_MAX_LINES} or fewer (move text to a page)"
+    assert n <= README_MAX_LINES, (
+        f"README.md has {n} lines; keep it at {README_MAX_LINES} or fewer (move text to a page)"
+    )
     linked = re.findall(r"\]\((daformer_edu/pages/[^)#\s]+\.md)(?:#[^)]*)?\)", text)
     assert linked, "README.md links no page of daformer_edu/pages/"
     missing = sorted({link for link in linked if not (ROOT / link).is_file()})

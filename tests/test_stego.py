@@ -1,4 +1,5 @@
 """STEGO pieces against hand-worked examples (daformer_edu/unsupervised/stego.py)."""
+
 import dataclasses
 import math
 
@@ -56,7 +57,8 @@ def test_loss_hand_worked_sign_and_clamp():
     assert loss.item() == pytest.approx(0.025, abs=1e-7)
     # without the clamp the second pair contributes −0.5·0.5
     assert stego_correlation_loss(fc, s, 0.3, centering=False, zero_clamp=False).item() == pytest.approx(
-        -(0.5 * -0.1 + -0.5 * 0.5) / 2, abs=1e-7)
+        -(0.5 * -0.1 + -0.5 * 0.5) / 2, abs=1e-7
+    )
 
 
 def test_shift_decides_attraction_or_repulsion():
@@ -151,13 +153,17 @@ def test_stego_plots_return_figures():
     img = torch.rand(3, 16, 32)
     fig = viz.plot_correlation_volume(img, (4, 8), {"F": torch.rand(2, 4) * 2 - 1, "S": torch.rand(2, 4)})
     assert len([a for a in fig.axes if a.get_label() != "<colorbar>"]) == 3
-    fig2 = viz.plot_shift_effect({"self": torch.randn(100), "rand": torch.randn(100)}, {"self": [0.1, 0.5], "rand": 0.3})
+    fig2 = viz.plot_shift_effect(
+        {"self": torch.randn(100), "rand": torch.randn(100)}, {"self": [0.1, 0.5], "rand": 0.3}
+    )
     assert len(fig2.axes) == 2
     labels = torch.randint(0, 19, (2, 16, 32))
     fig3 = viz.plot_cluster_maps(torch.rand(2, 3, 16, 32), labels, labels, labels, num_clusters=19)
     assert len(fig3.axes) == 8
-    rows = [{"method": "a", "miou": 0.5, "acc": None, "uses": "x", "preset": "p", "seeds": "0", "wall_s": 3.2},
-            {"method": "b", "miou": 12.0, "acc": 80.25}]
+    rows = [
+        {"method": "a", "miou": 0.5, "acc": None, "uses": "x", "preset": "p", "seeds": "0", "wall_s": 3.2},
+        {"method": "b", "miou": 12.0, "acc": 80.25},
+    ]
     fig4 = viz.plot_setting_table(rows)
     assert len(fig4.axes) == 1
     text = viz.format_setting_table(rows)  # percent in, percent out: 0.5 % stays 0.5
@@ -221,6 +227,8 @@ def test_correlation_uses_dropped_out_features(monkeypatch):
             kept = torch.isclose(m, one / (1 - p)).flatten(2).all(-1)  # the others scaled by 1 / (1 − p)
             assert bool((zero | kept).all()) and bool(zero.any()) and bool(kept.any())
     got.clear()
-    train_stego(feats, StegoConfig(code_dim=4, iterations=1, batch_size=4, feature_samples=3, dropout=p,
-                                   correlation_dropout=False))
+    train_stego(
+        feats,
+        StegoConfig(code_dim=4, iterations=1, batch_size=4, feature_samples=3, dropout=p, correlation_dropout=False),
+    )
     assert torch.equal(got[0][0], feats[:4])  # switched off: the clean features

@@ -1,4 +1,5 @@
 """The embedded synthetic domain pair: determinism, splits, label hiding, statistics, export."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,9 +34,11 @@ def test_deterministic_from_seed_split_index():
     a = SyntheticDomain("target", "val", size=SIZE, seed=3).render(7)
     b = SyntheticDomain("target", "val", size=SIZE, seed=3).render(7)
     assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
-    others = [SyntheticDomain("target", "val", size=SIZE, seed=4).render(7),
-              SyntheticDomain("target", "val", size=SIZE, seed=3).render(8),
-              SyntheticDomain("source", "val", size=SIZE, seed=3).render(7)]
+    others = [
+        SyntheticDomain("target", "val", size=SIZE, seed=4).render(7),
+        SyntheticDomain("target", "val", size=SIZE, seed=3).render(8),
+        SyntheticDomain("source", "val", size=SIZE, seed=3).render(7),
+    ]
     for o in others:
         assert not np.array_equal(a[1], o[1])
     # train and val are different scenes
@@ -55,8 +58,12 @@ def test_target_train_never_hands_out_labels():
     ds = SyntheticDomain("target", "train", size=SIZE, length=4)
     item = ds[0]
     assert set(item) == {"image", "name"}
-    for call in (lambda: ds.render(0), lambda: ds.load_label(0), lambda: ds.class_pixel_counts(0),
-                 lambda: compute_class_stats(ds)):
+    for call in (
+        lambda: ds.render(0),
+        lambda: ds.load_label(0),
+        lambda: ds.class_pixel_counts(0),
+        lambda: compute_class_stats(ds),
+    ):
         with pytest.raises(LabelsNotAvailableError, match="evaluation only"):
             call()
     assert ds.load(0)[1] is None
@@ -211,8 +218,9 @@ def test_stuff_classes_carry_surface_patterns_in_both_renderers(monkeypatch):
             grey = image.astype(float).mean(-1)
             for c in out:
                 inner = label == c
-                inner[1:-1, 1:-1] &= (label[:-2, 1:-1] == c) & (label[2:, 1:-1] == c) & (label[1:-1, :-2] == c) & (
-                    label[1:-1, 2:] == c)
+                inner[1:-1, 1:-1] &= (
+                    (label[:-2, 1:-1] == c) & (label[2:, 1:-1] == c) & (label[1:-1, :-2] == c) & (label[1:-1, 2:] == c)
+                )
                 inner[[0, -1]], inner[:, [0, -1]] = False, False
                 if inner.sum() > 40:
                     out[c].append(grey[inner].std() / max(grey[inner].mean(), 1.0))
@@ -234,7 +242,11 @@ def test_target_light_changes_from_picture_to_picture():
     """The camera's exposure and white balance vary per picture: the same scene, rendered with different random
     states, has a clearly different mean brightness and red/blue balance."""
     scene = sample_scene(np.random.default_rng(5), TARGET_LAYOUT)
-    means = np.array([render_scene(scene, (64, 128), "target", np.random.default_rng(k))[0].reshape(-1, 3).mean(0)
-                      for k in range(12)])                                             # [12, 3]
+    means = np.array(
+        [
+            render_scene(scene, (64, 128), "target", np.random.default_rng(k))[0].reshape(-1, 3).mean(0)
+            for k in range(12)
+        ]
+    )  # [12, 3]
     assert means.mean(1).std() / means.mean() > 0.08
     assert (means[:, 0] / means[:, 2]).std() > 0.05

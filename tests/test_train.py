@@ -1,5 +1,6 @@
 """The trainer: exact resume, non-finite losses, bad parameters, output files, and that it composes the
 library's pieces (patch a piece, see it called) instead of re-implementing them."""
+
 from __future__ import annotations
 
 import ast
@@ -24,9 +25,20 @@ pytestmark = pytest.mark.filterwarnings("ignore:build_segmentor")
 
 def tiny(out, **overrides):
     """The smallest useful run: MiT-B0 with a 16-wide head, 64×64 crops, 2 val images."""
-    kw = dict(embed_dim=16, head_channels=16, image_size=(64, 128), crop_size=(64, 64), iterations=4,
-              eval_interval=0, checkpoint_interval=2, synthetic_train_length=32, val_length=2, snapshot_images=1,
-              progress=False, out=str(out))
+    kw = dict(
+        embed_dim=16,
+        head_channels=16,
+        image_size=(64, 128),
+        crop_size=(64, 64),
+        iterations=4,
+        eval_interval=0,
+        checkpoint_interval=2,
+        synthetic_train_length=32,
+        val_length=2,
+        snapshot_images=1,
+        progress=False,
+        out=str(out),
+    )
     kw.update(overrides)
     return make_config("smoke", **kw)
 
@@ -106,7 +118,11 @@ def test_non_finite_loss_stops_with_iteration_and_term_and_keeps_the_checkpoint(
 @pytest.mark.parametrize(
     "kwargs, error, message",
     [
-        (dict(preset="gpu-ful"), ValueError, r"unknown preset 'gpu-ful'.*'gpu-full', 'cpu-demo', 'gpu-demo', 'smoke', 'cpu-long', 'auto'"),
+        (
+            dict(preset="gpu-ful"),
+            ValueError,
+            r"unknown preset 'gpu-ful'.*'gpu-full', 'cpu-demo', 'gpu-demo', 'smoke', 'cpu-long', 'auto'",
+        ),
         (dict(preset="smoke", mode="adapt"), ValueError, r"mode='adapt'.*'source-only', 'uda', 'oracle'"),
         (dict(preset="smoke", iterations=-5), ValueError, r"iterations=-5 must be a positive integer"),
         (dict(preset="smoke", encoder="mit_b9"), ValueError, r"encoder='mit_b9'.*'mit_b0'"),
@@ -180,8 +196,17 @@ def _spy(monkeypatch, names):
     return calls
 
 
-PIECES = ["set_lr", "weighted_ce", "thing_mask", "feature_distance", "ema_update", "pseudo_label",
-          "classmix_masks", "mix", "strong_augment"]
+PIECES = [
+    "set_lr",
+    "weighted_ce",
+    "thing_mask",
+    "feature_distance",
+    "ema_update",
+    "pseudo_label",
+    "classmix_masks",
+    "mix",
+    "strong_augment",
+]
 
 
 @pytest.mark.slow
@@ -192,16 +217,36 @@ def test_uda_iteration_calls_the_library_pieces(tmp_path, monkeypatch):
 
     assert isinstance(trainer.sampler, RareClassSampler)
     trainer.fit()
-    assert calls == {"set_lr": 2, "weighted_ce": 4, "thing_mask": 2, "feature_distance": 2, "ema_update": 2,
-                     "pseudo_label": 2, "classmix_masks": 2, "mix": 6, "strong_augment": 2}
+    assert calls == {
+        "set_lr": 2,
+        "weighted_ce": 4,
+        "thing_mask": 2,
+        "feature_distance": 2,
+        "ema_update": 2,
+        "pseudo_label": 2,
+        "classmix_masks": 2,
+        "mix": 6,
+        "strong_augment": 2,
+    }
     assert int(trainer.class_draws.sum()) == 4  # 2 iterations × 2 source crops, all drawn by RCS
 
 
 @pytest.mark.slow
 def test_switches_turn_the_pieces_off(tmp_path, monkeypatch):
     calls = _spy(monkeypatch, PIECES)
-    trainer = Trainer(tiny(tmp_path, iterations=2, checkpoint_interval=0, snapshot_images=0, rcs=False, fd=False,
-                           classmix=False, strong_augment=False, warmup=False))
+    trainer = Trainer(
+        tiny(
+            tmp_path,
+            iterations=2,
+            checkpoint_interval=0,
+            snapshot_images=0,
+            rcs=False,
+            fd=False,
+            classmix=False,
+            strong_augment=False,
+            warmup=False,
+        )
+    )
     assert trainer.sampler is None and trainer.imagenet_encoder is None
     trainer.fit()
     assert calls["feature_distance"] == calls["classmix_masks"] == calls["strong_augment"] == 0
@@ -223,9 +268,24 @@ def test_baseline_modes_train_the_student_only(tmp_path, monkeypatch, mode):
 
 def test_command_line_runs_the_same_trainer(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1", "PYTHONWARNINGS": "ignore"}
-    cmd = [sys.executable, "-m", "daformer_edu.train", "--preset", "smoke", "--mode", "source-only",
-           "--out", str(tmp_path / "cli"), "--iterations", "2", "--set", "val_length=2", "embed_dim=16",
-           "head_channels=16", "crop_size=64x64"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "daformer_edu.train",
+        "--preset",
+        "smoke",
+        "--mode",
+        "source-only",
+        "--out",
+        str(tmp_path / "cli"),
+        "--iterations",
+        "2",
+        "--set",
+        "val_length=2",
+        "embed_dim=16",
+        "head_channels=16",
+        "crop_size=64x64",
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "target mIoU" in done.stdout
@@ -258,8 +318,17 @@ def test_torchrun_two_processes_train_one_model(tmp_path):
     script = tmp_path / "ddp_run.py"
     script.write_text(_DDP_SCRIPT)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1", "PYTHONWARNINGS": "ignore"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(script),
-           str(tmp_path / "run"), str(tmp_path / "seen.json")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        str(script),
+        str(tmp_path / "run"),
+        str(tmp_path / "seen.json"),
+    ]
     for _attempt in range(2):  # a second launch only if the first did not finish (a port race in the rendezvous)
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
         if done.returncode == 0:
@@ -280,8 +349,15 @@ def test_real_dataset_layouts_by_path(tmp_path):
     export(tmp_path / "gta", layout="gta", n=6, size=(64, 128))
     export(tmp_path / "cs", layout="cityscapes", n=4, size=(64, 128), split="train")
     export(tmp_path / "cs", layout="cityscapes", n=2, size=(64, 128), split="val")
-    cfg = tiny(tmp_path / "run", source="gta", source_root=str(tmp_path / "gta"), target="cityscapes",
-               target_root=str(tmp_path / "cs"), iterations=2, rcs_min_pixels=20)
+    cfg = tiny(
+        tmp_path / "run",
+        source="gta",
+        source_root=str(tmp_path / "gta"),
+        target="cityscapes",
+        target_root=str(tmp_path / "cs"),
+        iterations=2,
+        rcs_min_pixels=20,
+    )
     trainer = Trainer(cfg)
     assert "label" not in trainer.datasets["target"][0]  # UDA never sees target labels
     result = trainer.fit()
@@ -291,11 +367,17 @@ def test_real_dataset_layouts_by_path(tmp_path):
 def test_training_plots_return_figures_with_the_right_axes():
     from matplotlib.figure import Figure
 
-    from daformer_edu.viz import plot_class_draws, plot_prediction_grid, plot_pseudo_label_evolution, plot_training_curves
+    from daformer_edu.viz import (
+        plot_class_draws,
+        plot_prediction_grid,
+        plot_pseudo_label_evolution,
+        plot_training_curves,
+    )
 
-    history = [{"iteration": i, "split": "train", "loss": 3.0 / i, "source_ce": 2.0 / i, "target_ce": 1.0 / i}
-               for i in range(1, 30)] + [{"iteration": 10, "split": "val", "miou": 5.0},
-                                         {"iteration": 20, "split": "val", "miou": 9.0}]
+    history = [
+        {"iteration": i, "split": "train", "loss": 3.0 / i, "source_ce": 2.0 / i, "target_ce": 1.0 / i}
+        for i in range(1, 30)
+    ] + [{"iteration": 10, "split": "val", "miou": 5.0}, {"iteration": 20, "split": "val", "miou": 9.0}]
     fig = plot_training_curves({"a": history, "b": history[:10]})
     assert isinstance(fig, Figure) and len(fig.axes) == 2
     assert len(fig.axes[1].lines) == 1  # only run "a" has evaluation records
@@ -318,8 +400,12 @@ def test_every_line_of_notebook_09s_parameters_cell_is_a_papermill_parameter():
     path = Path(__file__).resolve().parents[1] / "notebooks" / "09_full_uda.ipynb"
     cells = [c for c in json.loads(path.read_text())["cells"] if "parameters" in c["metadata"].get("tags", [])]
     assert len(cells) == 1, "09 needs exactly one cell tagged 'parameters'"
-    assigned = [t.id for node in ast.parse("".join(cells[0]["source"])).body if isinstance(node, ast.Assign)
-                for t in node.targets]
+    assigned = [
+        t.id
+        for node in ast.parse("".join(cells[0]["source"])).body
+        if isinstance(node, ast.Assign)
+        for t in node.targets
+    ]
     assert assigned and list(papermill.inspect_notebook(str(path))) == assigned
 
 

@@ -1,5 +1,6 @@
 """The paper-vs-official forms of ``TrainConfig`` reach the library functions, and the documented choices of the
 presets: teacher BatchNorm, α_max, precision."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -14,12 +15,22 @@ from daformer_edu.trainer import Trainer
 pytestmark = pytest.mark.filterwarnings("ignore:build_segmentor")
 
 
-
 def tiny(**overrides):
     """One or two iterations of a MiT-B0 with a 16-wide head on 64×64 crops, no files."""
-    kw = dict(embed_dim=16, head_channels=16, image_size=(64, 128), crop_size=(64, 64), iterations=1,
-              eval_interval=0, checkpoint_interval=0, synthetic_train_length=16, val_length=2, snapshot_images=0,
-              progress=False, out=None)
+    kw = dict(
+        embed_dim=16,
+        head_channels=16,
+        image_size=(64, 128),
+        crop_size=(64, 64),
+        iterations=1,
+        eval_interval=0,
+        checkpoint_interval=0,
+        synthetic_train_length=16,
+        val_length=2,
+        snapshot_images=0,
+        progress=False,
+        out=None,
+    )
     kw.update(overrides)
     return make_config("smoke", **kw)
 
@@ -38,11 +49,14 @@ def _spy_kwargs(monkeypatch, name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("field, function, argument, when_official", [
-    ("classmix_form", "classmix_masks", "batch_pool", True),
-    ("augment_coin_form", "strong_augment", "per_batch_coins", True),
-    ("fd_form", "feature_distance", "per_image", False),
-])
+@pytest.mark.parametrize(
+    "field, function, argument, when_official",
+    [
+        ("classmix_form", "classmix_masks", "batch_pool", True),
+        ("augment_coin_form", "strong_augment", "per_batch_coins", True),
+        ("fd_form", "feature_distance", "per_image", False),
+    ],
+)
 @pytest.mark.parametrize("form", ["official", "paper"])
 def test_each_form_reaches_its_function(monkeypatch, field, function, argument, when_official, form):
     seen = _spy_kwargs(monkeypatch, function)
@@ -154,8 +168,11 @@ def test_the_default_teacher_normalises_with_the_target_batch(monkeypatch):
     def check(*args, **kwargs):
         trainer = holder[0]
         bn = [m.training for m in trainer.teacher.modules() if isinstance(m, torch.nn.BatchNorm2d)]
-        drop = [m.training for m in trainer.teacher.modules()
-                if isinstance(m, (torch.nn.modules.dropout._DropoutNd, DropPath))]
+        drop = [
+            m.training
+            for m in trainer.teacher.modules()
+            if isinstance(m, (torch.nn.modules.dropout._DropoutNd, DropPath))
+        ]
         modes.append((bn, drop))
         return real(*args, **kwargs)
 
@@ -163,7 +180,7 @@ def test_the_default_teacher_normalises_with_the_target_batch(monkeypatch):
     holder = [Trainer(tiny())]
     assert holder[0].config.teacher_bn_form == "official"
     holder[0].train_step(0, *holder[0].batches(0))
-    (bn, drop), = modes
+    ((bn, drop),) = modes
     assert bn and all(bn) and drop and not any(drop)
 
 

@@ -1,4 +1,5 @@
 """Plot functions return figures with the right number of axes; colours and tables are right."""
+
 from __future__ import annotations
 
 import math

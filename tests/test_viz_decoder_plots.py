@@ -1,4 +1,5 @@
 """The model plots of notebooks 03–04 (daformer_edu.viz): each returns a Figure with the right axes."""
+
 import numpy as np
 import pytest
 import torch
@@ -37,7 +38,9 @@ def test_plot_stage_maps_rejects_bad_input():
 def test_plot_receptive_fields_counts_the_inputs_read():
     field = np.zeros((8, 12))
     field[[1, 1, 7], [2, 10, 6]] = [1.0, 0.5, 0.25]
-    fig = plot_receptive_fields(np.zeros((32, 48, 3), np.uint8), [field, np.ones((8, 12))], ["taps", "all"], centre=(16, 24))
+    fig = plot_receptive_fields(
+        np.zeros((32, 48, 3), np.uint8), [field, np.ones((8, 12))], ["taps", "all"], centre=(16, 24)
+    )
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 3 and fig.axes[2].get_label() == "<colorbar>"  # one axis per field, one shared colourbar
     assert "3 of 96" in fig.axes[0].get_title() and "96 of 96" in fig.axes[1].get_title()

@@ -1,4 +1,5 @@
 """The encoder plots of notebooks 01–02 (daformer_edu.viz): right axes, and the numbers they draw are right."""
+
 import numpy as np
 import pytest
 import torch
@@ -32,7 +33,9 @@ def test_plot_patch_footprints_coverage_equals_a_transposed_conv():
         h, w = (H + 2 * p - k) // s + 1, (W + 2 * p - k) // s + 1
         # output_padding restores the rows the conv's floor division lost (they may still be read by a window)
         op = (H - ((h - 1) * s - 2 * p + k), W - ((w - 1) * s - 2 * p + k))
-        expect = F.conv_transpose2d(torch.ones(1, 1, h, w), torch.ones(1, 1, k, k), stride=s, padding=p, output_padding=op)
+        expect = F.conv_transpose2d(
+            torch.ones(1, 1, h, w), torch.ones(1, 1, k, k), stride=s, padding=p, output_padding=op
+        )
         expect = expect[0, 0].numpy()
         drawn = np.asarray(fig.axes[len(configs) + col].get_images()[0].get_array())
         np.testing.assert_array_equal(drawn, expect)

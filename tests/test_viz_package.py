@@ -1,4 +1,5 @@
 """``daformer_edu.viz`` is a package of topic modules that re-exports every plot: the old import paths keep working."""
+
 from __future__ import annotations
 
 import importlib
@@ -16,14 +17,41 @@ SUBMODULES = ["common", "encoder", "decoder", "self_training", "sampling", "feat
 
 # The public names of the single-file ``viz.py`` this package replaced; every one must stay importable.
 FORMER_ALL = [
-    "colorize", "overlay", "plot_domain_grid", "plot_segmentation", "plot_iou_bars", "plot_comparison_table",
-    "format_comparison_table", "plot_class_legend", "plot_patch_footprints", "plot_token_grids",
-    "plot_attention_cost", "plot_attention_map", "plot_stage_maps", "plot_receptive_fields", "plot_param_breakdown",
-    "plot_training_curves", "plot_prediction_grid", "plot_pseudo_label_evolution", "plot_class_draws",
-    "plot_pseudo_labels", "plot_classmix", "plot_image_row", "plot_schedule", "plot_rcs_probabilities",
-    "plot_thing_mask", "plot_feature_distance", "plot_covariance_matrices", "plot_contrastive_samples",
-    "plot_correlation_volume", "plot_shift_effect", "plot_cluster_maps", "plot_setting_table",
-    "format_setting_table", "plot_image_grid", "plot_probe_scores",
+    "colorize",
+    "overlay",
+    "plot_domain_grid",
+    "plot_segmentation",
+    "plot_iou_bars",
+    "plot_comparison_table",
+    "format_comparison_table",
+    "plot_class_legend",
+    "plot_patch_footprints",
+    "plot_token_grids",
+    "plot_attention_cost",
+    "plot_attention_map",
+    "plot_stage_maps",
+    "plot_receptive_fields",
+    "plot_param_breakdown",
+    "plot_training_curves",
+    "plot_prediction_grid",
+    "plot_pseudo_label_evolution",
+    "plot_class_draws",
+    "plot_pseudo_labels",
+    "plot_classmix",
+    "plot_image_row",
+    "plot_schedule",
+    "plot_rcs_probabilities",
+    "plot_thing_mask",
+    "plot_feature_distance",
+    "plot_covariance_matrices",
+    "plot_contrastive_samples",
+    "plot_correlation_volume",
+    "plot_shift_effect",
+    "plot_cluster_maps",
+    "plot_setting_table",
+    "format_setting_table",
+    "plot_image_grid",
+    "plot_probe_scores",
 ]
 
 
@@ -54,6 +82,7 @@ def test_submodules_import_from_another_directory(tmp_path: Path):
     """The installed package (``pip install -e .``) finds the subpackage, not only the repository checkout."""
     code = "import daformer_edu.viz.runs, daformer_edu.viz.siblings; from daformer_edu.viz import plot_iou_bars"
     env = {**os.environ, "MPLBACKEND": "Agg"}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr

@@ -1,4 +1,5 @@
 """The figure style of ``daformer_edu.viz.common`` and what it fixed: class draws, thing mask, predictions, q_T."""
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt

@@ -1,4 +1,5 @@
 """The UDA plots of notebooks 05–08 (daformer_edu.viz): each returns a Figure with the right number of axes."""
+
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -37,8 +38,9 @@ def test_plot_classmix_eight_panels():
 
 def test_plot_image_row_and_schedule():
     assert len(plot_image_row([IMG, IMG, torch.zeros(3, 16, 32)], ["a", "b", "c"]).axes) == 3
-    fig = plot_schedule({"a": (np.arange(5), np.arange(5)), "b": (np.arange(5), np.ones(5))}, logy=True,
-                        marks={"x": (1, 1.0)})
+    fig = plot_schedule(
+        {"a": (np.arange(5), np.arange(5)), "b": (np.arange(5), np.ones(5))}, logy=True, marks={"x": (1, 1.0)}
+    )
     assert isinstance(fig, Figure) and len(fig.axes) == 1 and len(fig.axes[0].lines) == 3
 
 

@@ -4,6 +4,7 @@ Every layout is produced here, independently of weights.py: HF and timm state di
 (random-init) models; the HF checkpoint names (``nvidia/mit-b*`` files) and SegFormer's ``mit_b*.pth``
 names are written out below from the module names of the two codebases.
 """
+
 import re
 import warnings
 
@@ -57,9 +58,9 @@ def _checkpoint_names(hf_sd):
     for k, v in hf_sd.items():
         i, rest = re.match(r"stages\.(\d)\.(.*)", k).groups()
         if rest.startswith("patch_embeddings."):
-            out[f"encoder.patch_embeddings.{i}.{rest[len('patch_embeddings.'):]}"] = v
+            out[f"encoder.patch_embeddings.{i}.{rest[len('patch_embeddings.') :]}"] = v
         elif rest.startswith("layer_norm."):
-            out[f"encoder.layer_norm.{i}.{rest[len('layer_norm.'):]}"] = v
+            out[f"encoder.layer_norm.{i}.{rest[len('layer_norm.') :]}"] = v
         else:
             j, name, param = re.match(r"blocks\.(\d+)\.(.*)\.(weight|bias)", rest).groups()
             out[f"encoder.block.{i}.{j}.{BLOCK_NAMES[name][0]}.{param}"] = v
@@ -73,9 +74,9 @@ def _segformer_names(hf_sd):
         i, rest = re.match(r"stages\.(\d)\.(.*)", k).groups()
         s = int(i) + 1
         if rest.startswith("patch_embeddings."):
-            out[f"patch_embed{s}.{rest[len('patch_embeddings.'):].replace('layer_norm', 'norm')}"] = v
+            out[f"patch_embed{s}.{rest[len('patch_embeddings.') :].replace('layer_norm', 'norm')}"] = v
         elif rest.startswith("layer_norm."):
-            out[f"norm{s}.{rest[len('layer_norm.'):]}"] = v
+            out[f"norm{s}.{rest[len('layer_norm.') :]}"] = v
         else:
             j, name, param = re.match(r"blocks\.(\d+)\.(.*)\.(weight|bias)", rest).groups()
             if name == "attention.k_proj":

@@ -10,6 +10,7 @@ their modules exactly once.
 
 Taught in: notebooks/09_full_uda.ipynb
 """
+
 from importlib import import_module
 
 from .base import SegmentationDataset, compute_class_stats, load_class_stats, samples_with_class, save_class_stats
@@ -26,12 +27,33 @@ _LAZY = {
 }
 
 __all__ = [
-    "SyntheticDomain", "GTADataset", "SynthiaDataset", "CityscapesDataset", "FolderDataset", "SegmentationDataset",
+    "SyntheticDomain",
+    "GTADataset",
+    "SynthiaDataset",
+    "CityscapesDataset",
+    "FolderDataset",
+    "SegmentationDataset",
     "ClassTable",
-    "compute_class_stats", "samples_with_class", "save_class_stats", "load_class_stats",
-    "CLASSES", "PALETTE", "NUM_CLASSES", "IGNORE_INDEX", "THING_CLASSES", "SYNTHIA_16",
-    "DatasetError", "DatasetNotFoundError", "LabelsNotAvailableError",
-    "Resize", "RandomCrop", "RandomFlip", "PhotoMetricDistortion", "Normalize", "Compose", "denormalize",
+    "compute_class_stats",
+    "samples_with_class",
+    "save_class_stats",
+    "load_class_stats",
+    "CLASSES",
+    "PALETTE",
+    "NUM_CLASSES",
+    "IGNORE_INDEX",
+    "THING_CLASSES",
+    "SYNTHIA_16",
+    "DatasetError",
+    "DatasetNotFoundError",
+    "LabelsNotAvailableError",
+    "Resize",
+    "RandomCrop",
+    "RandomFlip",
+    "PhotoMetricDistortion",
+    "Normalize",
+    "Compose",
+    "denormalize",
 ]
 
 

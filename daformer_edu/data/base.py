@@ -25,6 +25,7 @@ resumption with ``dataset.transform_rng.bit_generator.state``.
 
 Taught in: notebooks/06_rare_class_sampling.ipynb
 """
+
 from __future__ import annotations
 
 import json
@@ -220,7 +221,6 @@ def load_class_stats(path: str | Path) -> list[dict]:
     with open(path) as f:
         raw = json.load(f)
     return [{("file" if k == "file" else int(k)): v for k, v in e.items()} for e in raw]
-
 
 
 class _FileDataset(SegmentationDataset):

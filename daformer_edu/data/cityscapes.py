@@ -12,6 +12,7 @@ labels=False)`` never reads a label file (and the ``gtFine`` training folder nee
 
 Taught in: notebooks/09_full_uda.ipynb
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,8 +35,10 @@ For an unlabelled target split pass labels=False. No download at hand? A synthet
 
 _LUTS = {
     "raw": (lut_from_mapping(CITYSCAPES_ID_TO_TRAINID), _known_table(CITYSCAPES_ID_TO_TRAINID)),
-    "train": (lut_from_mapping({c: c for c in range(NUM_CLASSES)}),
-              _known_table(list(range(NUM_CLASSES)) + [IGNORE_INDEX])),
+    "train": (
+        lut_from_mapping({c: c for c in range(NUM_CLASSES)}),
+        _known_table(list(range(NUM_CLASSES)) + [IGNORE_INDEX]),
+    ),
 }
 SPLITS = ("train", "val", "test")
 
@@ -59,8 +62,10 @@ class CityscapesDataset(_FileDataset):
         img_dir = _require_dir(root / "leftImg8bit" / split, "Cityscapes", root, _LAYOUT, _HOW)
         images = sorted(img_dir.glob("*/*_leftImg8bit.png"))
         if not images:
-            raise DatasetNotFoundError(f"Cityscapes dataset at {root}: no *_leftImg8bit.png files under {img_dir}.\n"
-                                       f"Expected layout:\n{_LAYOUT.format(root=root)}")
+            raise DatasetNotFoundError(
+                f"Cityscapes dataset at {root}: no *_leftImg8bit.png files under {img_dir}.\n"
+                f"Expected layout:\n{_LAYOUT.format(root=root)}"
+            )
         names = [f"{p.parent.name}/{p.name[: -len('_leftImg8bit.png')]}" for p in images]
         label_paths = []
         if labels:

@@ -33,6 +33,7 @@ course's own ``classes.json`` (format in ``daformer_edu/data/folder.py`` and ``d
 
 Taught in: notebooks/07_thing_mask_pooling.ipynb
 """
+
 from __future__ import annotations
 
 import json
@@ -63,16 +64,49 @@ NUM_CLASSES = 19
 IGNORE_INDEX = 255
 
 CLASSES: tuple[str, ...] = (
-    "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",
-    "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle",
+    "road",
+    "sidewalk",
+    "building",
+    "wall",
+    "fence",
+    "pole",
+    "traffic light",
+    "traffic sign",
+    "vegetation",
+    "terrain",
+    "sky",
+    "person",
+    "rider",
+    "car",
+    "truck",
+    "bus",
+    "train",
+    "motorcycle",
+    "bicycle",
 )
 
 # The official Cityscapes colours, one RGB triple per trainId.                  # [19, 3] uint8
 PALETTE = np.array(
     [
-        (128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153), (153, 153, 153),
-        (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152), (70, 130, 180), (220, 20, 60),
-        (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100), (0, 80, 100), (0, 0, 230), (119, 11, 32),
+        (128, 64, 128),
+        (244, 35, 232),
+        (70, 70, 70),
+        (102, 102, 156),
+        (190, 153, 153),
+        (153, 153, 153),
+        (250, 170, 30),
+        (220, 220, 0),
+        (107, 142, 35),
+        (152, 251, 152),
+        (70, 130, 180),
+        (220, 20, 60),
+        (255, 0, 0),
+        (0, 0, 142),
+        (0, 0, 70),
+        (0, 60, 100),
+        (0, 80, 100),
+        (0, 0, 230),
+        (119, 11, 32),
     ],
     dtype=np.uint8,
 )
@@ -156,22 +190,22 @@ del _lab
 # Synthia RAND-CITYSCAPES class id → trainId. Ids not listed (0 void, 13 parking-slot, 14 road-work,
 # 22 lane-marking, and 16 terrain / 18 truck / 20 train, which Synthia does not annotate) → 255.
 SYNTHIA_ID_TO_TRAINID: dict[int, int] = {
-    1: 10,   # sky
-    2: 2,    # building
-    3: 0,    # road
-    4: 1,    # sidewalk
-    5: 4,    # fence
-    6: 8,    # vegetation
-    7: 5,    # pole
-    8: 13,   # car
-    9: 7,    # traffic sign
+    1: 10,  # sky
+    2: 2,  # building
+    3: 0,  # road
+    4: 1,  # sidewalk
+    5: 4,  # fence
+    6: 8,  # vegetation
+    7: 5,  # pole
+    8: 13,  # car
+    9: 7,  # traffic sign
     10: 11,  # pedestrian → person
     11: 18,  # bicycle
     12: 17,  # motorcycle
-    15: 6,   # traffic light
+    15: 6,  # traffic light
     17: 12,  # rider
     19: 15,  # bus
-    21: 3,   # wall
+    21: 3,  # wall
 }
 
 
@@ -187,7 +221,7 @@ def lut_from_mapping(mapping: dict[int, int], size: int = 256) -> np.ndarray:
 
     Taught in: notebooks/07_thing_mask_pooling.ipynb
     """
-    lut = np.full(size, IGNORE_INDEX, dtype=np.uint8)                            # [size]
+    lut = np.full(size, IGNORE_INDEX, dtype=np.uint8)  # [size]
     for raw, train_id in mapping.items():
         if 0 <= raw < size:
             lut[raw] = train_id if 0 <= train_id < NUM_CLASSES else IGNORE_INDEX
@@ -247,27 +281,35 @@ class ClassTable:
         if k == 0:
             raise ValueError(f"{where}: the class table is empty; give at least one class")
         if k > IGNORE_INDEX:
-            raise ValueError(f"{where}: {k} classes, but train ids must stay below {IGNORE_INDEX} (= ignore); "
-                             f"at most {IGNORE_INDEX} classes")
+            raise ValueError(
+                f"{where}: {k} classes, but train ids must stay below {IGNORE_INDEX} (= ignore); "
+                f"at most {IGNORE_INDEX} classes"
+            )
         seen: dict[str, int] = {}
         for i, name in enumerate(names):
             if not isinstance(name, str) or not name.strip():
                 raise ValueError(f"{where}: class id {i} has name {name!r}; a name must be a non-empty string")
             if name in seen:
-                raise ValueError(f"{where}: duplicate class name {name!r} (ids {seen[name]} and {i}); "
-                                 "every class needs its own name")
+                raise ValueError(
+                    f"{where}: duplicate class name {name!r} (ids {seen[name]} and {i}); every class needs its own name"
+                )
             seen[name] = i
         colors = tuple(self.colors)
         if len(colors) != k:
             raise ValueError(f"{where}: {k} names but {len(colors)} colours; give one [r, g, b] per class")
         checked = []
         for i, color in enumerate(colors):
-            ok = isinstance(color, (list, tuple, np.ndarray)) and len(color) == 3 and all(
-                _is_int(v) and 0 <= v <= 255 for v in color)
+            ok = (
+                isinstance(color, (list, tuple, np.ndarray))
+                and len(color) == 3
+                and all(_is_int(v) and 0 <= v <= 255 for v in color)
+            )
             if not ok:
                 shown = color.tolist() if isinstance(color, np.ndarray) else color
-                raise ValueError(f"{where}: class {i} ({names[i]!r}) has colour {shown!r}; a colour must be "
-                                 "3 integers in 0..255, e.g. [0, 0, 142]")
+                raise ValueError(
+                    f"{where}: class {i} ({names[i]!r}) has colour {shown!r}; a colour must be "
+                    "3 integers in 0..255, e.g. [0, 0, 142]"
+                )
             checked.append(tuple(int(v) for v in color))
         things = tuple(self.things)
         for t in things:
@@ -305,59 +347,75 @@ class ClassTable:
     @property
     def palette(self) -> np.ndarray:
         """The colours as a fresh uint8 ``[K, 3]`` array (what ``daformer_edu.viz.colorize`` takes)."""
-        return np.array(self.colors, dtype=np.uint8).reshape(-1, 3)                # [K, 3]
+        return np.array(self.colors, dtype=np.uint8).reshape(-1, 3)  # [K, 3]
 
     # -- construction ---------------------------------------------------------------------------
     @classmethod
-    def cityscapes(cls) -> "ClassTable":
+    def cityscapes(cls) -> ClassTable:
         """The 19 Cityscapes classes: ``CLASSES``, ``PALETTE`` and ``THING_CLASSES`` of this module."""
         return _CITYSCAPES_TABLE
 
     @classmethod
-    def from_entries(cls, entries, origin: str = "classes.json") -> "ClassTable":
+    def from_entries(cls, entries, origin: str = "classes.json") -> ClassTable:
         """A table from a list of ``{"name", "id", "color", "thing"}`` dicts (the content of ``classes.json``).
 
         ``thing`` may be left out (false). Ids must be integers 0..K−1, each exactly once, in any order.
         Every error names ``origin``, the entry and the value.
         """
         if not isinstance(entries, list) or not entries:
-            raise ValueError(f"{origin}: expected a non-empty JSON list of classes, got {type(entries).__name__} "
-                             f"{str(entries)[:60]!r}. Example:\n{CLASSES_JSON_EXAMPLE}")
+            raise ValueError(
+                f"{origin}: expected a non-empty JSON list of classes, got {type(entries).__name__} "
+                f"{str(entries)[:60]!r}. Example:\n{CLASSES_JSON_EXAMPLE}"
+            )
         by_id: dict[int, dict] = {}
         for n, entry in enumerate(entries):
             if not isinstance(entry, dict):
-                raise ValueError(f"{origin}: entry {n} is {entry!r}, not an object "
-                                 '{"name": ..., "id": ..., "color": [r, g, b], "thing": true/false}')
+                raise ValueError(
+                    f"{origin}: entry {n} is {entry!r}, not an object "
+                    '{"name": ..., "id": ..., "color": [r, g, b], "thing": true/false}'
+                )
             unknown = sorted(set(entry) - set(_ENTRY_KEYS))
             if unknown:
                 raise ValueError(f"{origin}: entry {n} has unknown key(s) {unknown}; the keys are {list(_ENTRY_KEYS)}")
             missing = [key for key in ("name", "id", "color") if key not in entry]
             if missing:
-                raise ValueError(f"{origin}: entry {n} ({entry}) lacks {missing}; every class needs a name, "
-                                 "an id and a color")
+                raise ValueError(
+                    f"{origin}: entry {n} ({entry}) lacks {missing}; every class needs a name, an id and a color"
+                )
             cid = entry["id"]
             if not _is_int(cid) or not 0 <= cid < IGNORE_INDEX:
-                raise ValueError(f"{origin}: entry {n} ({entry.get('name')!r}) has id {cid!r}; an id is an integer "
-                                 f"in 0..{IGNORE_INDEX - 1} ({IGNORE_INDEX} is reserved for 'ignore')")
+                raise ValueError(
+                    f"{origin}: entry {n} ({entry.get('name')!r}) has id {cid!r}; an id is an integer "
+                    f"in 0..{IGNORE_INDEX - 1} ({IGNORE_INDEX} is reserved for 'ignore')"
+                )
             if cid in by_id:
-                raise ValueError(f"{origin}: duplicate id {cid}: {by_id[cid]['name']!r} and {entry['name']!r}; "
-                                 "every class needs its own id")
+                raise ValueError(
+                    f"{origin}: duplicate id {cid}: {by_id[cid]['name']!r} and {entry['name']!r}; "
+                    "every class needs its own id"
+                )
             if not isinstance(entry.get("thing", False), bool):
-                raise ValueError(f"{origin}: entry {n} ({entry['name']!r}) has thing={entry['thing']!r}; "
-                                 "use true or false")
+                raise ValueError(
+                    f"{origin}: entry {n} ({entry['name']!r}) has thing={entry['thing']!r}; use true or false"
+                )
             by_id[int(cid)] = entry
         k = len(by_id)
         if sorted(by_id) != list(range(k)):
             gaps = sorted(set(range(k)) - set(by_id))
-            raise ValueError(f"{origin}: class ids {sorted(by_id)} are not 0..{k - 1} (missing {gaps}); the ids are "
-                             "the label values and the network's output channels, so they must be contiguous from "
-                             "0. Renumber the classes (and the label files) so that ids run 0..K−1")
+            raise ValueError(
+                f"{origin}: class ids {sorted(by_id)} are not 0..{k - 1} (missing {gaps}); the ids are "
+                "the label values and the network's output channels, so they must be contiguous from "
+                "0. Renumber the classes (and the label files) so that ids run 0..K−1"
+            )
         rows = [by_id[i] for i in range(k)]
-        return cls(names=tuple(r["name"] for r in rows), colors=tuple(r["color"] for r in rows),
-                   things=tuple(i for i, r in enumerate(rows) if r.get("thing", False)), origin=origin)
+        return cls(
+            names=tuple(r["name"] for r in rows),
+            colors=tuple(r["color"] for r in rows),
+            things=tuple(i for i, r in enumerate(rows) if r.get("thing", False)),
+            origin=origin,
+        )
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "ClassTable":
+    def from_json(cls, path: str | Path) -> ClassTable:
         """Read ``classes.json`` (a folder is read as ``folder/classes.json``); errors name the file.
 
         A missing file raises ``FileNotFoundError`` with an example of what to write.
@@ -369,7 +427,8 @@ class ClassTable:
             raise FileNotFoundError(
                 f"{path} not found: a folder dataset names its classes in classes.json, a list with one entry "
                 f"per class (ids 0..K-1 = the label values; 255 = ignore). Write one, e.g.\n{CLASSES_JSON_EXAMPLE}\n"
-                f"or, for the 19 Cityscapes classes: ClassTable.cityscapes().write_json({str(path)!r})")
+                f"or, for the 19 Cityscapes classes: ClassTable.cityscapes().write_json({str(path)!r})"
+            )
         try:
             entries = json.loads(path.read_text())
         except json.JSONDecodeError as e:
@@ -378,8 +437,10 @@ class ClassTable:
 
     def to_entries(self) -> list[dict]:
         """The table as ``classes.json`` entries ``[{"name", "id", "color", "thing"}, ...]``."""
-        return [{"name": n, "id": i, "color": list(c), "thing": i in self.things}
-                for i, (n, c) in enumerate(zip(self.names, self.colors))]
+        return [
+            {"name": n, "id": i, "color": list(c), "thing": i in self.things}
+            for i, (n, c) in enumerate(zip(self.names, self.colors))
+        ]
 
     def write_json(self, path: str | Path) -> Path:
         """Write the table as ``classes.json`` (one class per line); returns the path."""
@@ -389,7 +450,7 @@ class ClassTable:
         return path
 
     # -- checks ---------------------------------------------------------------------------------
-    def check_matches(self, other: "ClassTable", this: str = "source", that: str = "target") -> None:
+    def check_matches(self, other: ClassTable, this: str = "source", that: str = "target") -> None:
         """Raise ``ValueError`` naming both tables and what differs unless ``other`` equals this table.
 
         UDA trains one network for both domains, so source and target must share one class table.
@@ -400,14 +461,20 @@ class ClassTable:
         if self.names != other.names:
             diff.append(f"names {list(self.names)} vs {list(other.names)}")
         if self.colors != other.colors:
-            diff.append("colours " + ", ".join(f"id {i}: {a} vs {b}" for i, (a, b) in
-                                               enumerate(zip(self.colors, other.colors)) if a != b))
+            diff.append(
+                "colours "
+                + ", ".join(f"id {i}: {a} vs {b}" for i, (a, b) in enumerate(zip(self.colors, other.colors)) if a != b)
+            )
         if self.things != other.things:
             diff.append(f"things {list(self.things)} vs {list(other.things)}")
-        raise ValueError(f"the {that} classes ({other.origin}) differ from the {this} classes ({self.origin}): "
-                         + "; ".join(diff) + f". Both domains must use one class table: give the {that} the "
-                         f"{this}'s classes.json (ClassTable.write_json)")
+        raise ValueError(
+            f"the {that} classes ({other.origin}) differ from the {this} classes ({self.origin}): "
+            + "; ".join(diff)
+            + f". Both domains must use one class table: give the {that} the "
+            f"{this}'s classes.json (ClassTable.write_json)"
+        )
 
 
-_CITYSCAPES_TABLE = ClassTable(CLASSES, tuple(tuple(c) for c in PALETTE.tolist()), THING_CLASSES,
-                               origin="Cityscapes (daformer_edu.data.classes)")
+_CITYSCAPES_TABLE = ClassTable(
+    CLASSES, tuple(tuple(c) for c in PALETTE.tolist()), THING_CLASSES, origin="Cityscapes (daformer_edu.data.classes)"
+)

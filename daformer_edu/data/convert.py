@@ -16,6 +16,7 @@ they exist and convert on the fly when they do not, so this step is optional but
 
 Taught in: notebooks/06_rare_class_sampling.ipynb
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,7 @@ __all__ = ["convert_dataset"]
 
 def _convert_one(args):
     dataset, index = args
-    label = dataset.load_label(index)                                              # [H, W] uint8 trainIds
+    label = dataset.load_label(index)  # [H, W] uint8 trainIds
     src = dataset.labels[index]
     if not src.name.endswith("_labelTrainIds.png"):
         stem = src.name[: -len(".png")]
@@ -64,8 +65,9 @@ def convert_dataset(kind: str, root, nproc: int = 1, progress: bool = True) -> l
     elif kind == "synthia":
         jobs = [("train", SynthiaDataset(root))]
     elif kind == "cityscapes":
-        jobs = [(split, CityscapesDataset(root, split)) for split in ("train", "val")
-                if (root / "gtFine" / split).is_dir()]
+        jobs = [
+            (split, CityscapesDataset(root, split)) for split in ("train", "val") if (root / "gtFine" / split).is_dir()
+        ]
         if not jobs:
             CityscapesDataset(root, "train")  # raises the layout error
     else:
@@ -76,8 +78,9 @@ def convert_dataset(kind: str, root, nproc: int = 1, progress: bool = True) -> l
         desc = f"{kind} {split}" if kind == "cityscapes" else kind
         if nproc > 1:
             with Pool(nproc) as pool:
-                out = list(tqdm(pool.imap(_convert_one, work, chunksize=8), total=len(work), desc=desc,
-                                disable=not progress))
+                out = list(
+                    tqdm(pool.imap(_convert_one, work, chunksize=8), total=len(work), desc=desc, disable=not progress)
+                )
         else:
             out = [_convert_one(w) for w in tqdm(work, desc=desc, disable=not progress)]
         if split == "train":
@@ -95,8 +98,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     stats = convert_dataset(args.kind, args.root, args.nproc)
     if stats:
-        print(f"converted {args.kind} at {args.root}: {len(stats)} training labels; "
-              "wrote sample_class_stats.json and samples_with_class.json")
+        print(
+            f"converted {args.kind} at {args.root}: {len(stats)} training labels; "
+            "wrote sample_class_stats.json and samples_with_class.json"
+        )
     else:
         print(f"converted {args.kind} at {args.root} (no labelled training split: no RCS statistics written)")
     return 0

@@ -14,6 +14,7 @@ rendered at ``image_size`` with its labels, so there nothing is resized.
 
 Taught in: notebooks/09_full_uda.ipynb
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -53,6 +54,7 @@ def source_image_size(config) -> tuple[int, int]:
 
 def _transforms(config) -> dict[str, T.Compose]:
     """The pipelines: labelled crops (source; oracle target), unlabelled target crops, validation."""
+
     def labelled(size):
         steps = [T.Resize(size), T.RandomCrop(config.crop_size, config.cat_max_ratio), T.RandomFlip(0.5)]
         if config.use_photometric_distortion:  # official source-only and oracle configs
@@ -77,8 +79,10 @@ def _root(config, side: str) -> Path:
     """``config.<side>_root`` as a path that exists, or a one-line error naming it and the layout to give."""
     root, kind = getattr(config, f"{side}_root"), getattr(config, side)
     if root is None or not Path(root).exists():
-        raise DatasetNotFoundError(f"{side}_root={root!r} does not exist; give the folder of the {kind} download "
-                                   "(layouts: data/README.md in the repository)")
+        raise DatasetNotFoundError(
+            f"{side}_root={root!r} does not exist; give the folder of the {kind} download "
+            "(layouts: data/README.md in the repository)"
+        )
     return Path(root)
 
 
@@ -88,8 +92,14 @@ def _source(config, tf):
     from .synthetic import SyntheticDomain
 
     if config.source == "synthetic":
-        return SyntheticDomain("source", "train", size=config.image_size, length=config.synthetic_train_length,
-                               seed=config.data_seed, transform=tf)
+        return SyntheticDomain(
+            "source",
+            "train",
+            size=config.image_size,
+            length=config.synthetic_train_length,
+            seed=config.data_seed,
+            transform=tf,
+        )
     root = _root(config, "source")
     if config.source == "folder":
         return FolderDataset(root, _folder_split(root), transform=tf, labels=True)
@@ -110,14 +120,22 @@ def _target(config, tfs) -> tuple:
     train_tf = tfs["oracle"] if oracle else tfs["target"]
     if config.target == "synthetic":
         kw = dict(size=config.image_size, seed=config.data_seed)
-        train = SyntheticDomain("target", "train", length=config.synthetic_train_length, transform=train_tf,
-                                labels=True if oracle else None, **kw)
+        train = SyntheticDomain(
+            "target",
+            "train",
+            length=config.synthetic_train_length,
+            transform=train_tf,
+            labels=True if oracle else None,
+            **kw,
+        )
         return train, SyntheticDomain("target", "val", length=config.val_length, transform=tfs["val"], **kw)
     root = _root(config, "target")
     if config.target == "folder":
         if not (root / "images" / "val").is_dir():
-            raise DatasetNotFoundError(f"target_root={str(root)!r}: a folder target needs a labelled validation "
-                                       "split, images/val/ and labels/val/ (see daformer_edu/data/folder.py)")
+            raise DatasetNotFoundError(
+                f"target_root={str(root)!r}: a folder target needs a labelled validation "
+                "split, images/val/ and labels/val/ (see daformer_edu/data/folder.py)"
+            )
         train = FolderDataset(root, _folder_split(root), transform=train_tf, labels=oracle)
         val = FolderDataset(root, "val", transform=tfs["val"], labels=True)
     else:
@@ -144,6 +162,7 @@ def class_table(datasets: dict) -> ClassTable:
 
     Taught in: notebooks/09_full_uda.ipynb
     """
+
     def table(ds):
         while isinstance(ds, torch.utils.data.Subset):
             ds = ds.dataset
@@ -167,5 +186,12 @@ def build_rcs_sampler(dataset, config, classes: ClassTable):
 
     min_pixels = config.rcs_min_pixels if config.rcs_min_pixels is not None else dataset.rcs_min_pixels()
     total = dataset.label_pixels() if config.rcs_frequency_form == "paper" else None
-    return RareClassSampler(dataset.class_stats(), config.rcs_temperature, min_pixels, config.rcs_min_crop_ratio,
-                            seed=config.seed, num_classes=len(classes), total_pixels=total)
+    return RareClassSampler(
+        dataset.class_stats(),
+        config.rcs_temperature,
+        min_pixels,
+        config.rcs_min_crop_ratio,
+        seed=config.seed,
+        num_classes=len(classes),
+        total_pixels=total,
+    )

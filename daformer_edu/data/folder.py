@@ -40,6 +40,7 @@ set is ``ROOT/images/val`` (required for a folder target).
 
 Taught in: notebooks/09_full_uda.ipynb
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -77,45 +78,57 @@ class FolderDataset(SegmentationDataset):
         self.root = root = Path(root).expanduser()
         self.split = split
         if not root.is_dir():
-            raise DatasetNotFoundError(f"folder dataset not found: {root} does not exist.\n"
-                                       f"Expected layout:\n{_LAYOUT.format(root=root)}")
+            raise DatasetNotFoundError(
+                f"folder dataset not found: {root} does not exist.\nExpected layout:\n{_LAYOUT.format(root=root)}"
+            )
         self.classes = ClassTable.from_json(root / "classes.json")
         sub = Path(split) if split else Path()
         image_dir, label_dir = root / "images" / sub, root / "labels" / sub
         if not image_dir.is_dir():
-            raise DatasetNotFoundError(f"folder dataset at {root}: no folder {image_dir}.\n"
-                                       f"Expected layout:\n{_LAYOUT.format(root=root)}")
+            raise DatasetNotFoundError(
+                f"folder dataset at {root}: no folder {image_dir}.\nExpected layout:\n{_LAYOUT.format(root=root)}"
+            )
         self.images = sorted(p for p in image_dir.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
         if not self.images:
             folders = sorted(p.name for p in image_dir.iterdir() if p.is_dir())
             hint = f" It holds the folders {folders}: pass split=<one of them>." if folders and not split else ""
-            raise DatasetNotFoundError(f"folder dataset at {root}: no {'/'.join(IMAGE_SUFFIXES)} images in "
-                                       f"{image_dir}.{hint}\nExpected layout:\n{_LAYOUT.format(root=root)}")
+            raise DatasetNotFoundError(
+                f"folder dataset at {root}: no {'/'.join(IMAGE_SUFFIXES)} images in "
+                f"{image_dir}.{hint}\nExpected layout:\n{_LAYOUT.format(root=root)}"
+            )
         self.names = [p.stem for p in self.images]
         twice = sorted({n for n in self.names if self.names.count(n) > 1})
         if twice:
-            raise DatasetError(f"folder dataset at {image_dir}: several images share the stem(s) {twice[:5]} "
-                               "(e.g. a.png and a.jpg); the label is found by stem, so keep one image per stem")
+            raise DatasetError(
+                f"folder dataset at {image_dir}: several images share the stem(s) {twice[:5]} "
+                "(e.g. a.png and a.jpg); the label is found by stem, so keep one image per stem"
+            )
         self.has_labels = label_dir.is_dir() if labels is None else bool(labels)
         self.labels: list[Path] = []
         if self.has_labels:
             if not label_dir.is_dir():
-                raise DatasetNotFoundError(f"folder dataset at {root}: labels=True but there is no folder {label_dir}."
-                                           f"\nExpected layout:\n{_LAYOUT.format(root=root)}")
+                raise DatasetNotFoundError(
+                    f"folder dataset at {root}: labels=True but there is no folder {label_dir}."
+                    f"\nExpected layout:\n{_LAYOUT.format(root=root)}"
+                )
             self.labels = [label_dir / f"{n}.png" for n in self.names]
             missing = [p for p in self.labels if not p.is_file()]
             if missing:
-                raise DatasetError(f"folder dataset at {root}: {len(missing)} image(s) have no label, e.g. "
-                                   f"{missing[0]} is missing for {self.images[self.labels.index(missing[0])]}; "
-                                   "every image needs labels/<same stem>.png (or pass labels=False)")
+                raise DatasetError(
+                    f"folder dataset at {root}: {len(missing)} image(s) have no label, e.g. "
+                    f"{missing[0]} is missing for {self.images[self.labels.index(missing[0])]}; "
+                    "every image needs labels/<same stem>.png (or pass labels=False)"
+                )
 
     def __len__(self) -> int:
         return len(self.images)
 
     def __repr__(self) -> str:
         split = f", split={self.split!r}" if self.split else ""
-        return (f"FolderDataset({str(self.root)!r}{split}: {len(self)} images, "
-                f"{'labelled' if self.has_labels else 'no labels'}, {self.classes.num_classes} classes)")
+        return (
+            f"FolderDataset({str(self.root)!r}{split}: {len(self)} images, "
+            f"{'labelled' if self.has_labels else 'no labels'}, {self.classes.num_classes} classes)"
+        )
 
     def name(self, index: int) -> str:
         return self.names[self._check_index(index)]
@@ -123,23 +136,24 @@ class FolderDataset(SegmentationDataset):
     def _label(self, index: int) -> np.ndarray:
         """The label of sample ``index`` as uint8 class ids; a value outside the table raises ``DatasetError``."""
         path = self.labels[index]
-        label = read_label(path)                                                   # [H, W] uint8 / uint16
+        label = read_label(path)  # [H, W] uint8 / uint16
         k = self.classes.num_classes
-        bad = (label >= k) & (label != IGNORE_INDEX)                               # [H, W] bool
+        bad = (label >= k) & (label != IGNORE_INDEX)  # [H, W] bool
         if bad.any():
             values = np.unique(label[bad]).tolist()
             shown = values[:12] + (["..."] if len(values) > 12 else [])
             raise DatasetError(
                 f"{path}: label values {shown} are not classes of {self.classes.origin} (ids 0..{k - 1}, "
-                f"{IGNORE_INDEX} = ignore). Add those classes to classes.json, or set those pixels to {IGNORE_INDEX}")
+                f"{IGNORE_INDEX} = ignore). Add those classes to classes.json, or set those pixels to {IGNORE_INDEX}"
+            )
         return label.astype(np.uint8)
 
     def load(self, index: int):
         index = self._check_index(index)
-        image = read_image(self.images[index])                                     # [H, W, 3] uint8
+        image = read_image(self.images[index])  # [H, W, 3] uint8
         if not self.has_labels:
             return image, None
-        label = self._label(index)                                                 # [H, W] uint8
+        label = self._label(index)  # [H, W] uint8
         check_same_size(image, label, self.images[index], self.labels[index])
         return image, label
 

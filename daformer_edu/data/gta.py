@@ -11,6 +11,7 @@ with the Cityscapes table (``classes.CITYSCAPES_ID_TO_TRAINID``).
 
 Taught in: notebooks/09_full_uda.ipynb
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,8 +35,10 @@ No download at hand? A synthetic stand-in in this layout:
 # (lut, known) for the two label flavours
 _LUTS = {
     "raw": (lut_from_mapping(CITYSCAPES_ID_TO_TRAINID), _known_table(CITYSCAPES_ID_TO_TRAINID)),
-    "train": (lut_from_mapping({c: c for c in range(NUM_CLASSES)}),
-              _known_table(list(range(NUM_CLASSES)) + [IGNORE_INDEX])),
+    "train": (
+        lut_from_mapping({c: c for c in range(NUM_CLASSES)}),
+        _known_table(list(range(NUM_CLASSES)) + [IGNORE_INDEX]),
+    ),
 }
 
 
@@ -55,5 +58,3 @@ class GTADataset(_FileDataset):
         labels_dir = _require_dir(root / "labels", "GTA", root, _LAYOUT, _HOW)
         images, labels = _image_label_pairs("GTA", root, images_dir, labels_dir, _LAYOUT)
         super().__init__(root, images, labels, [p.stem for p in images], _LUTS, transform, seed)
-
-

@@ -12,6 +12,7 @@ decoded with ``torchvision.io.decode_png`` instead, which keeps all 16 bits.
 
 Taught in: notebooks/09_full_uda.ipynb
 """
+
 from __future__ import annotations
 
 import warnings
@@ -76,7 +77,7 @@ def read_image(path: str | Path) -> np.ndarray:
     try:
         with Image.open(path) as im:
             im.load()  # decodes now, so a truncated file fails here and not later
-            return np.array(im.convert("RGB"))                                     # [H, W, 3] uint8
+            return np.array(im.convert("RGB"))  # [H, W, 3] uint8
     except FileNotFoundError:
         raise DatasetError(f"image file not found: {path}") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
@@ -108,7 +109,7 @@ def read_label(path: str | Path, channel: int | None = None) -> np.ndarray:
         else:
             with Image.open(path) as im:
                 im.load()
-                arr = np.asarray(im)                                               # [H, W] or [H, W, C]
+                arr = np.asarray(im)  # [H, W] or [H, W, C]
     except (OSError, SyntaxError, ValueError, RuntimeError) as e:
         raise DatasetError(
             f"cannot read label {path}: {e}. The file is truncated, corrupt or not a PNG; "
@@ -143,8 +144,8 @@ def map_label(raw: np.ndarray, lut: np.ndarray, known: np.ndarray, path: str | P
         too_big = True
     else:
         too_big = False
-    out = lut[raw]                                                                 # [H, W] uint8 trainIds
-    unknown = ~known[raw]                                                          # [H, W] bool
+    out = lut[raw]  # [H, W] uint8 trainIds
+    unknown = ~known[raw]  # [H, W] bool
     if too_big or unknown.any():
         values = np.unique(np.asarray(raw)[unknown]).tolist()
         if too_big:
@@ -198,8 +199,9 @@ def _image_label_pairs(dataset: str, root: Path, images_dir: Path, labels_dir: P
     """
     images = sorted(images_dir.glob("*.png"))
     if not images:
-        raise DatasetNotFoundError(f"{dataset} dataset at {root}: no PNG images in {images_dir}.\n"
-                                   f"Expected layout:\n{layout.format(root=root)}")
+        raise DatasetNotFoundError(
+            f"{dataset} dataset at {root}: no PNG images in {images_dir}.\nExpected layout:\n{layout.format(root=root)}"
+        )
     labels = []
     for img in images:
         converted = labels_dir / f"{img.stem}_labelTrainIds.png"

@@ -19,6 +19,7 @@ whole object pictures from an in-memory tensor, indices and flips from a torch g
 (``unsupervised/stego.py``: no crops, distinct images of precomputed features, drawn from the one generator that
 also draws the kNN partners, the sampled points and the random pairings).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -93,15 +94,25 @@ def collate_crops(items: list[dict]) -> dict:
 
     Taught in: notebooks/09_full_uda.ipynb
     """
-    out = {"image": torch.stack([it["image"] for it in items]), "name": [it["name"] for it in items],
-           "rcs_class": torch.tensor([it.get("rcs_class", -1) for it in items])}
+    out = {
+        "image": torch.stack([it["image"] for it in items]),
+        "name": [it["name"] for it in items],
+        "rcs_class": torch.tensor([it.get("rcs_class", -1) for it in items]),
+    }
     if all("label" in it for it in items):
         out["label"] = torch.stack([it["label"] for it in items])
     return out
 
 
-def crop_loader(stream: CropStream, start: int, end: int, batch_size: int, rank: int = 0, num_workers: int = 0,
-                pin_memory: bool = False) -> torch.utils.data.DataLoader:
+def crop_loader(
+    stream: CropStream,
+    start: int,
+    end: int,
+    batch_size: int,
+    rank: int = 0,
+    num_workers: int = 0,
+    pin_memory: bool = False,
+) -> torch.utils.data.DataLoader:
     """A DataLoader over iterations ``start … end − 1`` of ``stream`` (one batch per iteration).
 
     Its generator is private: making the loader draws nothing from torch's global RNG, or a resumed run would be
@@ -110,7 +121,11 @@ def crop_loader(stream: CropStream, start: int, end: int, batch_size: int, rank:
     Taught in: notebooks/09_full_uda.ipynb
     """
     return torch.utils.data.DataLoader(
-        stream, batch_sampler=BatchKeys(start, end, batch_size, rank), num_workers=num_workers,
-        collate_fn=collate_crops, pin_memory=pin_memory, persistent_workers=False,
+        stream,
+        batch_sampler=BatchKeys(start, end, batch_size, rank),
+        num_workers=num_workers,
+        collate_fn=collate_crops,
+        pin_memory=pin_memory,
+        persistent_workers=False,
         generator=torch.Generator().manual_seed(stream.seed),
     )

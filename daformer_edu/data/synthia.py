@@ -11,6 +11,7 @@ id into 0). Terrain, truck and train are not annotated in Synthia: evaluate with
 
 Taught in: notebooks/09_full_uda.ipynb
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,8 +32,10 @@ _HOW = """Download SYNTHIA-RAND-CITYSCAPES from http://synthia-dataset.net/downl
 
 _LUTS = {
     "raw": (lut_from_mapping(SYNTHIA_ID_TO_TRAINID), _known_table(range(23))),
-    "train": (lut_from_mapping({c: c for c in range(NUM_CLASSES)}),
-              _known_table(list(range(NUM_CLASSES)) + [IGNORE_INDEX])),
+    "train": (
+        lut_from_mapping({c: c for c in range(NUM_CLASSES)}),
+        _known_table(list(range(NUM_CLASSES)) + [IGNORE_INDEX]),
+    ),
 }
 
 

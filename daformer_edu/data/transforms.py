@@ -35,6 +35,7 @@ the UDA config does not (DACS jitters the mixed image instead, ``uda/dacs.py``).
 
 Taught in: notebooks/06_rare_class_sampling.ipynb
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -96,8 +97,10 @@ class Resize:
 
     def __post_init__(self):
         if self.backend not in _RESIZE_BACKENDS:
-            raise ValueError(f"Resize: backend={self.backend!r}; choose one of {_RESIZE_BACKENDS} "
-                             "('cv2' resizes as mmcv does by default)")
+            raise ValueError(
+                f"Resize: backend={self.backend!r}; choose one of {_RESIZE_BACKENDS} "
+                "('cv2' resizes as mmcv does by default)"
+            )
 
     def output_size(self, h: int, w: int) -> tuple[int, int]:
         """(H, W) after resizing an ``h × w`` input."""
@@ -113,13 +116,13 @@ class Resize:
             return image, label
         resize_label = label is not None and self.resize_label
         if self.backend == "cv2":  # cv2 takes (width, height)
-            image = cv2.resize(np.ascontiguousarray(image), (ow, oh), interpolation=cv2.INTER_LINEAR)   # [oh, ow, 3]
+            image = cv2.resize(np.ascontiguousarray(image), (ow, oh), interpolation=cv2.INTER_LINEAR)  # [oh, ow, 3]
             if resize_label:
                 label = cv2.resize(np.ascontiguousarray(label), (ow, oh), interpolation=cv2.INTER_NEAREST)  # [oh, ow]
         else:
-            image = np.asarray(Image.fromarray(image).resize((ow, oh), Image.BILINEAR))      # [oh, ow, 3]
+            image = np.asarray(Image.fromarray(image).resize((ow, oh), Image.BILINEAR))  # [oh, ow, 3]
             if resize_label:
-                label = np.asarray(Image.fromarray(label).resize((ow, oh), Image.NEAREST))   # [oh, ow]
+                label = np.asarray(Image.fromarray(label).resize((ow, oh), Image.NEAREST))  # [oh, ow]
         return image, label
 
 
@@ -158,7 +161,7 @@ class RandomCrop:
 
     def _crop(self, arr: np.ndarray, box) -> np.ndarray:
         top, left = box
-        return arr[top:top + self.size[0], left:left + self.size[1]]
+        return arr[top : top + self.size[0], left : left + self.size[1]]
 
     def __call__(self, image, label=None, rng=None, crop_box=None):
         image, label = self._pad(image, label)
@@ -249,16 +252,18 @@ class PhotoMetricDistortion:
         if rng is None:
             raise ValueError("PhotoMetricDistortion needs a numpy Generator: call it as t(image, label, rng)")
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            raise ValueError(f"PhotoMetricDistortion: expected a uint8 [H, W, 3] image (before Normalize), "
-                             f"got {image.dtype} {image.shape}")
-        img = np.ascontiguousarray(image)                                          # [H, W, 3] uint8 RGB
+            raise ValueError(
+                f"PhotoMetricDistortion: expected a uint8 [H, W, 3] image (before Normalize), "
+                f"got {image.dtype} {image.shape}"
+            )
+        img = np.ascontiguousarray(image)  # [H, W, 3] uint8 RGB
         if rng.integers(2):
             img = _convert(img, beta=rng.uniform(-self.brightness_delta, self.brightness_delta))
         mode = rng.integers(2)
         if mode == 1:
             img = self._contrast(img, rng)
         if rng.integers(2):
-            hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)                             # [H, W, 3] uint8, H in 0..179
+            hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)  # [H, W, 3] uint8, H in 0..179
             hsv[:, :, 1] = _convert(hsv[:, :, 1], alpha=rng.uniform(*self.saturation_range))
             img = cv2.cvtColor(hsv, cv2.COLOR_HSV2RGB)
         if rng.integers(2):
@@ -289,12 +294,12 @@ class Normalize:
     std: tuple[float, float, float] = IMAGENET_STD
 
     def __call__(self, image, label=None, rng=None):
-        x = torch.from_numpy(_writable(image)).permute(2, 0, 1).float()                  # [3, H, W]
+        x = torch.from_numpy(_writable(image)).permute(2, 0, 1).float()  # [3, H, W]
         mean = torch.tensor(self.mean, dtype=torch.float32).view(3, 1, 1)
         std = torch.tensor(self.std, dtype=torch.float32).view(3, 1, 1)
         x = (x - mean) / std
         if label is not None:
-            label = torch.from_numpy(_writable(label)).long()                           # [H, W]
+            label = torch.from_numpy(_writable(label)).long()  # [H, W]
         return x, label
 
 
@@ -327,4 +332,4 @@ def denormalize(x: torch.Tensor, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> np.nda
     shape = (1, 3, 1, 1) if x.dim() == 4 else (3, 1, 1)
     x = x * torch.tensor(std).view(shape) + torch.tensor(mean).view(shape)
     x = x.round().clamp(0, 255).to(torch.uint8)
-    return x.movedim(-3, -1).numpy()                                               # [..., H, W, 3]
+    return x.movedim(-3, -1).numpy()  # [..., H, W, 3]

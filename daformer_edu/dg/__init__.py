@@ -6,6 +6,7 @@ sees a target image.
 
 Taught in: notebooks/10_domain_generalization.ipynb
 """
+
 from .augment import ORIGINAL_VIEW, STYLE_VIEW, PhotometricAugment, make_views
 from .blindnet import (
     BlindNet,

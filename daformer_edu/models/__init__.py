@@ -4,6 +4,7 @@
 
 Taught in: notebooks/03_mix_ffn.ipynb
 """
+
 from .heads import DAFormerHead, SegFormerHead
 from .mit import MixTransformer, mit_b0, mit_b1, mit_b2, mit_b3, mit_b4, mit_b5
 from .segmentor import EncoderDecoder, build_segmentor

@@ -16,6 +16,7 @@ arguments and the measured time are stored in the file's ``meta``; :func:`embedd
 
 Taught in: notebooks/08_feature_distance.ipynb
 """
+
 from __future__ import annotations
 
 from pathlib import Path

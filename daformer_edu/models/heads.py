@@ -19,6 +19,7 @@ one tensor per parameter (:func:`~daformer_edu.models.weights.load_segmentor_wei
 
 Taught in: notebooks/04_fusion_decoder.ipynb
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -45,8 +46,9 @@ class _ConvBNReLU(nn.Sequential):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 1, dilation: int = 1, groups: int = 1):
         padding = dilation * (kernel_size - 1) // 2
         super().__init__(
-            nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, dilation=dilation, groups=groups,
-                      bias=False),  # BatchNorm follows: a bias would be cancelled by its mean
+            nn.Conv2d(
+                in_channels, out_channels, kernel_size, padding=padding, dilation=dilation, groups=groups, bias=False
+            ),  # BatchNorm follows: a bias would be cancelled by its mean
             nn.BatchNorm2d(out_channels),
             nn.ReLU(inplace=True),
         )
@@ -186,8 +188,9 @@ class DAFormerHead(nn.Module):
         self.dropout = nn.Dropout2d(dropout)
         self.classifier = nn.Conv2d(channels, num_classes, 1)
 
-    def forward(self, features: Sequence[torch.Tensor],
-                return_features: bool = False) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def forward(
+        self, features: Sequence[torch.Tensor], return_features: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
         embed = torch.cat(_embed_and_upsample(features, self.embeds), dim=1)  # [B, 4·embed_dim, H/4, W/4]
         fused = self.fusion(embed)  # [B, channels, H/4, W/4]
         logits = self.classifier(self.dropout(fused))  # [B, K, H/4, W/4]

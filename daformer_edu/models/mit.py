@@ -15,6 +15,7 @@ Tokens are kept as ``[B, N, C]`` with ``N = H·W`` in row-major order, so a grid
 
 Taught in: notebooks/03_mix_ffn.ipynb
 """
+
 from __future__ import annotations
 
 import dataclasses

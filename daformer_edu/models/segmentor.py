@@ -6,6 +6,7 @@ the encoder's features and the optimiser gives the head a 10× learning rate (DA
 
 Taught in: notebooks/04_fusion_decoder.ipynb
 """
+
 from __future__ import annotations
 
 import os
@@ -17,9 +18,9 @@ import torch.nn.functional as F
 
 from ..hub import is_hub_reference, resolve_pretrained
 from . import mit
-from .heads import DAFormerHead, SegFormerHead, init_head_like_mmcv
 from .embedded import load_embedded_weights
-from .weights import load_encoder_weights, _warn_training_from_scratch
+from .heads import DAFormerHead, SegFormerHead, init_head_like_mmcv
+from .weights import _warn_training_from_scratch, load_encoder_weights
 
 __all__ = ["EncoderDecoder", "build_segmentor", "ENCODERS", "HEADS", "HEAD_INITS", "DEFAULT_HEAD_INIT"]
 

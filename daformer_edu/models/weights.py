@@ -44,6 +44,7 @@ and ``backbone.*`` → ``encoder.*`` through :func:`convert_segformer`.
 
 Taught in: notebooks/03_mix_ffn.ipynb
 """
+
 from __future__ import annotations
 
 import os
@@ -285,7 +286,9 @@ def _mismatch(where: str, what: str, missing: list[str], unexpected: list[str], 
     """The error text when a checkpoint's keys do not fit ``what`` (the encoder or the segmentor): lists both sides."""
     msg = [f"{where}: the checkpoint does not fit the {what}."]
     if missing:
-        msg.append(f"{len(missing)} missing key(s) (the {what} needs them, the checkpoint lacks them): {_list(missing)}")
+        msg.append(
+            f"{len(missing)} missing key(s) (the {what} needs them, the checkpoint lacks them): {_list(missing)}"
+        )
     if unexpected:
         msg.append(f"{len(unexpected)} unexpected key(s) (the {what} has no such parameter): {_list(unexpected)}")
     return "\n".join([*msg, hint])
@@ -326,11 +329,20 @@ def load_encoder_weights(
     if missing or unexpected:
         origin = _source_names(raw, fmt)
         shown = [k if origin.get(k, k) == k else f"{k} (from {origin[k]})" for k in unexpected]
-        raise EncoderWeightsError(_mismatch(where, "encoder", missing, shown,
-                                            "Check that the encoder size (mit_b0 … mit_b5) and format match the "
-                                            "checkpoint."))
-    bad = [f"{k}: checkpoint {tuple(converted[k].shape)} vs encoder {tuple(v.shape)}"
-           for k, v in expected.items() if converted[k].shape != v.shape]
+        raise EncoderWeightsError(
+            _mismatch(
+                where,
+                "encoder",
+                missing,
+                shown,
+                "Check that the encoder size (mit_b0 … mit_b5) and format match the checkpoint.",
+            )
+        )
+    bad = [
+        f"{k}: checkpoint {tuple(converted[k].shape)} vs encoder {tuple(v.shape)}"
+        for k, v in expected.items()
+        if converted[k].shape != v.shape
+    ]
     if bad:
         hint = " (timm pvt_v2 needs mlp_ratios=[8, 8, 4, 4])" if fmt == "timm" else ""
         raise EncoderWeightsError(f"{where}: {len(bad)} shape mismatch(es){hint}: {_list(bad, 10)}")
@@ -447,11 +459,14 @@ def segmentor_state_dict(
                 f"{_TRAINER_MODELS[which]!r} weights (a run without a teacher, e.g. source-only); use which='model'."
             )
         raw, which = inner, "model"  # the chosen model's own state dict (encoder.*, head.*)
-    state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in raw.items()
-             if isinstance(v, torch.Tensor)}
+    state = {
+        (k[len("module.") :] if k.startswith("module.") else k): v
+        for k, v in raw.items()
+        if isinstance(v, torch.Tensor)
+    }
     present = _prefixes(state)
     if any(k.startswith(which + ".") for k in state):
-        state = {k[len(which) + 1:]: v for k, v in state.items() if k.startswith(which + ".")}
+        state = {k[len(which) + 1 :]: v for k, v in state.items() if k.startswith(which + ".")}
         wrapper = which + "."
     elif set(present) <= {"backbone", "decode_head", "auxiliary_head", "encoder", "head"} and present:
         if which != "model":
@@ -471,9 +486,9 @@ def segmentor_state_dict(
     for key, value in state.items():
         new = key
         if key.startswith("backbone."):  # SegFormer's MiT layout, as convert_segformer renames it
-            new = "encoder." + _rename(key[len("backbone."):], _SEGFORMER_RULES)
+            new = "encoder." + _rename(key[len("backbone.") :], _SEGFORMER_RULES)
         elif key.startswith("decode_head."):
-            head_key = _convert_daformer_head(key[len("decode_head."):])
+            head_key = _convert_daformer_head(key[len("decode_head.") :])
             new = "head." + head_key if head_key is not None else key
         out[new], origin[new] = value, wrapper + key
     return out, origin
@@ -499,8 +514,9 @@ def load_segmentor_weights(
     return load_converted_state(segmentor, state, origin, where)
 
 
-def load_converted_state(segmentor: nn.Module, state: Mapping[str, torch.Tensor], origin: Mapping[str, str],
-                         where: str) -> nn.Module:
+def load_converted_state(
+    segmentor: nn.Module, state: Mapping[str, torch.Tensor], origin: Mapping[str, str], where: str
+) -> nn.Module:
     """Strictly load a state dict already in this package's layout (``encoder.*``, ``head.*``) into ``segmentor``.
 
     The second half of :func:`load_segmentor_weights`, for a caller that needs the converted state first (e.g.
@@ -518,12 +534,22 @@ def load_converted_state(segmentor: nn.Module, state: Mapping[str, torch.Tensor]
     unexpected = sorted(set(state) - set(expected))
     if missing or unexpected:
         shown = [k if origin.get(k, k) == k else f"{origin[k]} (→ {k})" for k in unexpected]
-        raise SegmentorWeightsError(_mismatch(where, "segmentor", missing, shown,
-                                              "Check the encoder size (mit_b0 … mit_b5), the head ('daformer': the "
-                                              "official DAFormer head with sep-ASPP fusion) and which= (model / "
-                                              "ema_model)."))
-    bad = [f"{origin.get(k, k)} → {k}: checkpoint {tuple(state[k].shape)} vs segmentor {tuple(v.shape)}"
-           for k, v in expected.items() if state[k].shape != v.shape]
+        raise SegmentorWeightsError(
+            _mismatch(
+                where,
+                "segmentor",
+                missing,
+                shown,
+                "Check the encoder size (mit_b0 … mit_b5), the head ('daformer': the "
+                "official DAFormer head with sep-ASPP fusion) and which= (model / "
+                "ema_model).",
+            )
+        )
+    bad = [
+        f"{origin.get(k, k)} → {k}: checkpoint {tuple(state[k].shape)} vs segmentor {tuple(v.shape)}"
+        for k, v in expected.items()
+        if state[k].shape != v.shape
+    ]
     if bad:
         raise SegmentorWeightsError(
             f"{where}: {len(bad)} shape mismatch(es): {_list(bad, 10)}\nBuild the segmentor with the checkpoint's "

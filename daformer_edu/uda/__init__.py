@@ -12,4 +12,5 @@
 Import from the submodules, e.g. ``from daformer_edu.uda.pseudo_label import pseudo_label``. Nothing is
 re-exported here: ``daformer_edu.uda.pseudo_label`` must stay the module, not the function of the same name.
 """
+
 __all__: list[str] = []

@@ -36,6 +36,7 @@ All randomness comes from an explicit ``torch.Generator`` so runs are reproducib
 
 Taught in: notebooks/05_pseudo_label_weighting.ipynb
 """
+
 from __future__ import annotations
 
 import math
@@ -151,11 +152,11 @@ def uniform(generator: torch.Generator, low: float, high: float) -> float:
 # Images are [..., 3, H, W] in [0, 1]; hue in radians, [0, 2π).
 def _rgb_to_hsv(x: torch.Tensor, eps: float = 1e-6) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """kornia's ``rgb_to_hsv``: V = max, S = (max − min) / (V + eps), H from the first channel holding the max."""
-    r, g, b = x.unbind(-3)                                                       # each [..., H, W]
+    r, g, b = x.unbind(-3)  # each [..., H, W]
     v = x.amax(-3)
     delta = v - x.amin(-3)
     s = delta / (v + eps)
-    d = torch.where(delta == 0, torch.ones_like(delta), delta)                  # grey: H = 0, no 0 / 0
+    d = torch.where(delta == 0, torch.ones_like(delta), delta)  # grey: H = 0, no 0 / 0
     rc, gc, bc = v - r, v - g, v - b
     h = torch.where(r == v, bc - gc, torch.where(g == v, 2.0 * d + rc - bc, 4.0 * d + gc - rc))
     h = 2 * math.pi * ((h / d / 6.0) % 1.0)
@@ -169,9 +170,9 @@ def _hsv_to_rgb(h: torch.Tensor, s: torch.Tensor, v: torch.Tensor) -> torch.Tens
     f = h6 % 6 - i
     p, q, t = v * (1 - s), v * (1 - f * s), v * (1 - (1 - f) * s)
     # R, G, B in sextants 0..5: (v,t,p) (q,v,p) (p,v,t) (p,q,v) (t,p,v) (v,p,q)
-    table = torch.stack((v, q, p, p, t, v, t, v, v, q, p, p, p, p, t, v, v, q), dim=-3)   # [..., 18, H, W]
+    table = torch.stack((v, q, p, p, t, v, t, v, v, q, p, p, p, p, t, v, v, q), dim=-3)  # [..., 18, H, W]
     i = i.long().unsqueeze(-3)
-    return torch.gather(table, -3, torch.cat((i, i + 6, i + 12), dim=-3))   # [..., 3, H, W]
+    return torch.gather(table, -3, torch.cat((i, i + 6, i + 12), dim=-3))  # [..., 3, H, W]
 
 
 def _brightness_official(x: torch.Tensor, delta: float) -> torch.Tensor:
@@ -196,9 +197,17 @@ def _hue_official(x: torch.Tensor, turns: float) -> torch.Tensor:
     return _hsv_to_rgb(torch.fmod(h + turns * 2 * math.pi, 2 * math.pi), s, v)
 
 
-def colour_jitter(img: torch.Tensor, generator: torch.Generator, mean: torch.Tensor, std: torch.Tensor,
-                  brightness: float, contrast: float, saturation: float, hue: float,
-                  jitter: str = "torchvision") -> torch.Tensor:
+def colour_jitter(
+    img: torch.Tensor,
+    generator: torch.Generator,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    brightness: float,
+    contrast: float,
+    saturation: float,
+    hue: float,
+    jitter: str = "torchvision",
+) -> torch.Tensor:
     """Colour jitter of one normalised image ``[3, H, W]`` (DACS's strong augmentation; BlindNet's views).
 
     ``mean``/``std`` are ``[3, 1, 1]`` in 0–255 units: the image is un-normalised to [0, 1], jittered, normalised
@@ -218,20 +227,26 @@ def colour_jitter(img: torch.Tensor, generator: torch.Generator, mean: torch.Ten
     Taught in: notebooks/05_pseudo_label_weighting.ipynb
     """
     if jitter not in _JITTER_FORMS:
-        raise ValueError(f"colour_jitter: jitter={jitter!r}; choose one of {_JITTER_FORMS} "
-                         "('official': kornia 0.5.8 as the released DAFormer code)")
+        raise ValueError(
+            f"colour_jitter: jitter={jitter!r}; choose one of {_JITTER_FORMS} "
+            "('official': kornia 0.5.8 as the released DAFormer code)"
+        )
     g = generator
     if jitter == "official":
-        x = (img * std + mean) / 255.0                                          # [3, H, W], about [0, 1]
+        x = (img * std + mean) / 255.0  # [3, H, W], about [0, 1]
         b = uniform(g, max(0.0, 1 - brightness), min(2.0, 1 + brightness))
         c = uniform(g, max(0.0, 1 - contrast), 1 + contrast)
         h = uniform(g, max(-0.5, -hue), min(0.5, hue))
         f = uniform(g, max(0.0, 1 - saturation), 1 + saturation)
-        ops = (lambda y: _brightness_official(y, b - 1), lambda y: _contrast_official(y, c),
-               lambda y: _saturation_official(y, f), lambda y: _hue_official(y, h))
+        ops = (
+            lambda y: _brightness_official(y, b - 1),
+            lambda y: _contrast_official(y, c),
+            lambda y: _saturation_official(y, f),
+            lambda y: _hue_official(y, h),
+        )
         for op in torch.randperm(4, generator=g).tolist():
             x = ops[op](x)
-        return (x * 255.0 - mean) / std                                         # [3, H, W], normalised again
+        return (x * 255.0 - mean) / std  # [3, H, W], normalised again
     # [3, H, W] in [0, 1]. The clamp matters: un-normalising a black pixel gives −3e-8, and torchvision's
     # adjust_hue turns values below 0 into NaN (then the contrast step spreads it over the whole image).
     x = ((img * std + mean) / 255.0).clamp(0.0, 1.0)

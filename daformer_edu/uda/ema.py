@@ -33,6 +33,7 @@ Paper vs official code:
 
 Taught in: notebooks/05_pseudo_label_weighting.ipynb
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -82,8 +83,10 @@ def ema_update(teacher: nn.Module, student: nn.Module, iteration: int, alpha_max
     for name, phi in t_params.items():
         theta = s_params[name]
         if phi.shape != theta.shape:
-            raise ValueError(f"ema_update: parameter {name!r} has shape {tuple(phi.shape)} in the teacher "
-                             f"but {tuple(theta.shape)} in the student")
+            raise ValueError(
+                f"ema_update: parameter {name!r} has shape {tuple(phi.shape)} in the teacher "
+                f"but {tuple(theta.shape)} in the student"
+            )
         phis.append(phi)
         thetas.append(theta.detach().to(phi.dtype))
     # φ ← αφ + (1−α)θ for every parameter at once. The _foreach_ ops do exactly what
@@ -94,8 +97,9 @@ def ema_update(teacher: nn.Module, student: nn.Module, iteration: int, alpha_max
 
     t_bufs, s_bufs = dict(teacher.named_buffers()), dict(student.named_buffers())
     if t_bufs.keys() != s_bufs.keys():
-        raise ValueError("ema_update: teacher and student have different buffers; build the teacher with "
-                         "copy.deepcopy(student)")
+        raise ValueError(
+            "ema_update: teacher and student have different buffers; build the teacher with copy.deepcopy(student)"
+        )
     for name, buf in t_bufs.items():
         buf.copy_(s_bufs[name])
     return alpha

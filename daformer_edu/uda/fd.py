@@ -28,6 +28,7 @@ Paper vs official code:
 
 Taught in: notebooks/07_thing_mask_pooling.ipynb, notebooks/08_feature_distance.ipynb
 """
+
 from __future__ import annotations
 
 import copy
@@ -71,8 +72,10 @@ def downscale_label(
         raise ValueError(f"downscale_label: label must be [B, H, W], got {tuple(label.shape)}")
     B, H, W = label.shape
     if scale < 1 or H % scale or W % scale:
-        raise ValueError(f"downscale_label: label size {H}×{W} is not a multiple of scale={scale}; "
-                         "crop images to a multiple of the encoder stride (32)")
+        raise ValueError(
+            f"downscale_label: label size {H}×{W} is not a multiple of scale={scale}; "
+            "crop images to a multiple of the encoder stride (32)"
+        )
     label = label.long()
     valid = (label == ignore_index) | ((label >= 0) & (label < num_classes))
     if not valid.all():
@@ -113,8 +116,10 @@ def thing_mask(
     H, W = label.shape[-2:]
     h, w = int(feature_hw[0]), int(feature_hw[1])
     if h <= 0 or w <= 0 or H % h or W % w or H // h != W // w:
-        raise ValueError(f"thing_mask: label {H}×{W} is not an integer multiple (same in both directions) of the "
-                         f"feature grid {h}×{w}; crop images to a multiple of the encoder stride")
+        raise ValueError(
+            f"thing_mask: label {H}×{W} is not an integer multiple (same in both directions) of the "
+            f"feature grid {h}×{w}; crop images to a multiple of the encoder stride"
+        )
     small = downscale_label(label, H // h, min_ratio, num_classes, ignore_index)  # [B, h, w]
     things = torch.as_tensor(thing_classes, device=label.device)  # [K]
     return torch.isin(small, things)  # [B, h, w] bool
@@ -141,8 +146,10 @@ def feature_distance(
     Taught in: notebooks/08_feature_distance.ipynb
     """
     if student_feat.shape != imagenet_feat.shape or student_feat.dim() != 4:
-        raise ValueError(f"feature_distance: features must both be [B, C, h, w] of one shape, got "
-                         f"{tuple(student_feat.shape)} and {tuple(imagenet_feat.shape)}")
+        raise ValueError(
+            f"feature_distance: features must both be [B, C, h, w] of one shape, got "
+            f"{tuple(student_feat.shape)} and {tuple(imagenet_feat.shape)}"
+        )
     d = torch.linalg.vector_norm(student_feat - imagenet_feat.detach(), ord=2, dim=1)  # [B, h, w]
     if mask is None:
         mask = torch.ones_like(d, dtype=torch.bool)

@@ -10,6 +10,7 @@ constant factor H·W. The same function with ``weight=None`` is the source loss 
 
 Taught in: notebooks/05_pseudo_label_weighting.ipynb
 """
+
 from __future__ import annotations
 
 import torch
@@ -39,8 +40,10 @@ def weighted_ce(
     if labels.dim() == 4 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if logits.dim() != 4 or labels.dim() != 3 or logits.shape[0] != labels.shape[0]:
-        raise ValueError(f"weighted_ce: logits must be [B, C, h, w] and labels [B, H, W], got "
-                         f"{tuple(logits.shape)} and {tuple(labels.shape)}")
+        raise ValueError(
+            f"weighted_ce: logits must be [B, C, h, w] and labels [B, H, W], got "
+            f"{tuple(logits.shape)} and {tuple(labels.shape)}"
+        )
     if logits.shape[-2:] != labels.shape[-2:]:
         logits = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)  # [B, C, H, W]
     ce = F.cross_entropy(logits, labels.long(), reduction="none", ignore_index=ignore_index)  # [B, H, W]

@@ -21,6 +21,7 @@ Paper vs official code (both available here):
 
 Taught in: notebooks/05_pseudo_label_weighting.ipynb
 """
+
 from __future__ import annotations
 
 import torch

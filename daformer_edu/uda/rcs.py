@@ -31,6 +31,7 @@ n_pixels, ...}``, one entry per source image, classes with 0 pixels left out.
 
 Taught in: notebooks/06_rare_class_sampling.ipynb
 """
+
 from __future__ import annotations
 
 import os
@@ -69,15 +70,19 @@ def class_frequencies(pixel_counts, total_pixels: int | None = None) -> torch.Te
     """
     counts = torch.as_tensor(pixel_counts, dtype=torch.float64)  # [C]
     if counts.dim() != 1:
-        raise ValueError(f"class_frequencies: pixel_counts must be one count per class, got shape {tuple(counts.shape)}")
+        raise ValueError(
+            f"class_frequencies: pixel_counts must be one count per class, got shape {tuple(counts.shape)}"
+        )
     if (counts < 0).any():
         raise ValueError("class_frequencies: pixel_counts must be ≥ 0")
     total = counts.sum() if total_pixels is None else torch.tensor(float(total_pixels), dtype=torch.float64)
     if total <= 0:
         raise ValueError("class_frequencies: there are no labelled pixels (all counts are 0)")
     if total_pixels is not None and total < counts.sum():
-        raise ValueError(f"class_frequencies: total_pixels={total_pixels} is smaller than the labelled pixels "
-                         f"{int(counts.sum())}; pass N_S·H·W")
+        raise ValueError(
+            f"class_frequencies: total_pixels={total_pixels} is smaller than the labelled pixels "
+            f"{int(counts.sum())}; pass N_S·H·W"
+        )
     return counts / total
 
 
@@ -110,7 +115,9 @@ def _normalise_stats(stats) -> list[dict]:
     out = []
     for k, entry in enumerate(stats):
         if not isinstance(entry, Mapping) or "file" not in entry:
-            raise ValueError(f"class stats entry {k} must be a dict with a 'file' key and class-id counts, got {entry!r}")
+            raise ValueError(
+                f"class stats entry {k} must be a dict with a 'file' key and class-id counts, got {entry!r}"
+            )
         clean: dict[Any, Any] = {"file": str(entry["file"])}
         for c, n in entry.items():
             if c != "file":
@@ -251,8 +258,10 @@ class RareClassSampler:
         self.generator = torch.Generator().manual_seed(seed)
 
     def __repr__(self) -> str:
-        return (f"RareClassSampler({len(self.files)} images, T={self.temperature}, min_pixels={self.min_pixels}, "
-                f"min_crop_ratio={self.min_crop_ratio}, dropped_classes={self.dropped_classes})")
+        return (
+            f"RareClassSampler({len(self.files)} images, T={self.temperature}, min_pixels={self.min_pixels}, "
+            f"min_crop_ratio={self.min_crop_ratio}, dropped_classes={self.dropped_classes})"
+        )
 
     def draw_class(self) -> int:
         """c ~ P(c)."""

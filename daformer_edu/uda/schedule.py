@@ -26,6 +26,7 @@ name, which selects the same parameters in MiT and does not depend on how the la
 
 Taught in: notebooks/08_feature_distance.ipynb
 """
+
 from __future__ import annotations
 
 from torch import nn
@@ -80,9 +81,13 @@ def param_groups(
     """
     for part in ("encoder", "head"):
         if not isinstance(getattr(model, part, None), nn.Module):
-            raise ValueError(f"param_groups: model needs an nn.Module attribute .{part} "
-                             "(build it with daformer_edu.models.build_segmentor)")
-    norm_ids = {id(p) for m in model.encoder.modules() if isinstance(m, _NORM_TYPES) for p in m.parameters(recurse=False)}
+            raise ValueError(
+                f"param_groups: model needs an nn.Module attribute .{part} "
+                "(build it with daformer_edu.models.build_segmentor)"
+            )
+    norm_ids = {
+        id(p) for m in model.encoder.modules() if isinstance(m, _NORM_TYPES) for p in m.parameters(recurse=False)
+    }
     enc_decay, enc_norm, head = [], [], []
     for p in model.encoder.parameters():
         if p.requires_grad:
@@ -92,8 +97,10 @@ def param_groups(
     grouped = {id(p) for p in enc_decay + enc_norm + head}
     stray = [n for n, p in model.named_parameters() if p.requires_grad and id(p) not in grouped]
     if stray:
-        raise ValueError(f"param_groups: trainable parameters outside .encoder and .head: {stray[:5]}; "
-                         "freeze them or extend param_groups")
+        raise ValueError(
+            f"param_groups: trainable parameters outside .encoder and .head: {stray[:5]}; "
+            "freeze them or extend param_groups"
+        )
     groups = [
         {"name": "encoder", "params": enc_decay, "lr": base_lr, "weight_decay": weight_decay},
         {"name": "encoder_norm", "params": enc_norm, "lr": base_lr, "weight_decay": 0.0},

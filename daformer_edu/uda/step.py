@@ -19,6 +19,7 @@ same iteration on copies and compare.
 
 Taught in: notebooks/09_full_uda.ipynb
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -88,8 +89,13 @@ def teacher_pseudo_labels(teacher: nn.Module, images: torch.Tensor, config) -> t
     set_teacher_mode(teacher, config.teacher_bn_form == "official")
     with autocast(config, images.device):
         logits = teacher(images)  # [B, K, H, W]
-    return pseudo_label(logits.float(), config.pseudo_threshold, config.pseudo_weight_form == "paper",
-                        config.ignore_top, config.ignore_bottom)
+    return pseudo_label(
+        logits.float(),
+        config.pseudo_threshold,
+        config.pseudo_weight_form == "paper",
+        config.ignore_top,
+        config.ignore_bottom,
+    )
 
 
 def _check_finite(terms: dict[str, torch.Tensor], iteration: int, lr: float) -> None:
@@ -102,8 +108,14 @@ def _check_finite(terms: dict[str, torch.Tensor], iteration: int, lr: float) -> 
             )
 
 
-def daformer_step(networks: Networks, batch: dict, config, generator: torch.Generator, iteration: int,
-                  classes: ClassTable | None = None) -> dict[str, float]:
+def daformer_step(
+    networks: Networks,
+    batch: dict,
+    config,
+    generator: torch.Generator,
+    iteration: int,
+    classes: ClassTable | None = None,
+) -> dict[str, float]:
     """Iteration ``iteration`` (from 0) of ``config.mode``; updates the networks, returns the scalars to log.
 
     ``batch``: ``{"source": {"image" [B, 3, h, w], "label" [B, h, w]}, "target": {"image" [B, 3, h, w]} or None}``
@@ -118,8 +130,13 @@ def daformer_step(networks: Networks, batch: dict, config, generator: torch.Gene
     classes = classes or ClassTable.cityscapes()
     device = next(net.model.parameters()).device
     net.model.train()
-    lr = set_lr(net.optimizer, iteration, warmup_iters=cfg.warmup_iters if cfg.warmup else 0,
-                max_iters=cfg.iterations, power=cfg.poly_power)[0]  # (1)
+    lr = set_lr(
+        net.optimizer,
+        iteration,
+        warmup_iters=cfg.warmup_iters if cfg.warmup else 0,
+        max_iters=cfg.iterations,
+        power=cfg.poly_power,
+    )[0]  # (1)
     x_s = batch["source"]["image"].to(device, non_blocking=True)  # [B, 3, h, w]
     y_s = batch["source"]["label"].to(device, non_blocking=True)  # [B, h, w]
     terms: dict[str, torch.Tensor] = {}
@@ -132,10 +149,12 @@ def daformer_step(networks: Networks, batch: dict, config, generator: torch.Gene
             with torch.no_grad():
                 f_imagenet = net.imagenet_encoder(x_s)[-1]  # [B, C4, h/32, w/32]
             f_student = feats_s[-1]  # [B, C4, h/32, w/32]
-            things = thing_mask(y_s, f_student.shape[-2:], classes.things, cfg.fd_min_ratio,
-                                num_classes=len(classes))  # [B, h/32, w/32]
-            terms["feature_distance"] = feature_distance(f_student.float(), f_imagenet.float(), things,
-                                                         per_image=cfg.fd_form == "paper")
+            things = thing_mask(
+                y_s, f_student.shape[-2:], classes.things, cfg.fd_min_ratio, num_classes=len(classes)
+            )  # [B, h/32, w/32]
+            terms["feature_distance"] = feature_distance(
+                f_student.float(), f_imagenet.float(), things, per_image=cfg.fd_form == "paper"
+            )
             log["fd_cells"] = float(things.float().mean())
 
     if cfg.mode == "uda":
@@ -144,14 +163,16 @@ def daformer_step(networks: Networks, batch: dict, config, generator: torch.Gene
         p_t, q_t = teacher_pseudo_labels(net.teacher, x_t, cfg)  # (5) [B, h, w] long, [B, h, w] float
         log["q_t"] = float(q_t.mean())
         if cfg.classmix:  # (6) ClassMix, then strong augmentation
-            m = classmix_masks(y_s, batch_pool=cfg.classmix_form == "official",
-                               generator=generator)  # [B, 1, h, w], 1 = source pixel
+            m = classmix_masks(
+                y_s, batch_pool=cfg.classmix_form == "official", generator=generator
+            )  # [B, 1, h, w], 1 = source pixel
             x_m, y_m, w_m = mix(m, x_s, x_t), mix(m, y_s, p_t), mix(m, torch.ones_like(q_t), q_t)
         else:
             x_m, y_m, w_m = x_t, p_t, q_t  # [B, 3, h, w], [B, h, w], [B, h, w]
         if cfg.strong_augment:
-            x_m = strong_augment(x_m, generator=generator, per_batch_coins=cfg.augment_coin_form == "official",
-                                 jitter=cfg.jitter_form)
+            x_m = strong_augment(
+                x_m, generator=generator, per_batch_coins=cfg.augment_coin_form == "official", jitter=cfg.jitter_form
+            )
         with autocast(cfg, device):
             logits_m = net.student(x_m)  # [B, K, h, w]
             terms["target_ce"] = weighted_ce(logits_m.float(), y_m, w_m)

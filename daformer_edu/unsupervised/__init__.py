@@ -5,6 +5,7 @@ correlations. ``probe``: cosine k-means + Hungarian matching (unsupervised mIoU)
 
 Taught in: notebooks/11_unsupervised_stego.ipynb
 """
+
 from .probe import assign_clusters, hungarian_match, kmeans_cosine, train_linear_probe, unsupervised_scores
 from .stego import (
     StegoConfig,

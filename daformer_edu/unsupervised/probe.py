@@ -12,6 +12,7 @@ A STEGO code has no class names. Two probes turn it into a segmentation (STEGO �
 
 Taught in: notebooks/11_unsupervised_stego.ipynb
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,8 +39,9 @@ def _flatten_codes(codes: torch.Tensor) -> torch.Tensor:
     raise ValueError(f"codes must be [N, D] or [B, D, h, w], got shape {tuple(codes.shape)}")
 
 
-def kmeans_cosine(codes: torch.Tensor, k: int, iterations: int = 100, batch_size: int = 1024,
-                  seed: int = 0) -> torch.Tensor:
+def kmeans_cosine(
+    codes: torch.Tensor, k: int, iterations: int = 100, batch_size: int = 1024, seed: int = 0
+) -> torch.Tensor:
     """Minibatch k-means on the unit sphere (cosine distance): returns ``k`` unit centroids ``[k, D]``.
 
     ``codes`` ``[N, D]`` or ``[B, D, h, w]``. Init: k-means++ on cosine distance ``1 − cos`` (seeded).
@@ -108,8 +110,9 @@ def hungarian_match(counts) -> np.ndarray:
     return out
 
 
-def unsupervised_scores(clusters: torch.Tensor, labels: torch.Tensor, num_clusters: int, num_classes: int = 19,
-                        ignore_index: int = 255) -> dict:
+def unsupervised_scores(
+    clusters: torch.Tensor, labels: torch.Tensor, num_clusters: int, num_classes: int = 19, ignore_index: int = 255
+) -> dict:
     """Hungarian-matched mIoU and pixel accuracy of a cluster map (STEGO's "unsupervised" metrics).
 
     ``clusters`` ``[B, H, W]`` ids in ``0..num_clusters−1``, ``labels`` ``[B, H, W]`` (``ignore_index`` skipped).
@@ -124,12 +127,16 @@ def unsupervised_scores(clusters: torch.Tensor, labels: torch.Tensor, num_cluste
     Taught in: notebooks/11_unsupervised_stego.ipynb
     """
     if clusters.shape != labels.shape:
-        raise ValueError(f"unsupervised_scores: clusters {tuple(clusters.shape)} and labels {tuple(labels.shape)} differ")
+        raise ValueError(
+            f"unsupervised_scores: clusters {tuple(clusters.shape)} and labels {tuple(labels.shape)} differ"
+        )
     keep = labels != ignore_index
     c, y = clusters[keep].long(), labels[keep].long()
     if c.numel() and (c.min() < 0 or c.max() >= num_clusters):
         raise ValueError(f"unsupervised_scores: cluster ids must be in 0..{num_clusters - 1}")
-    counts = torch.bincount(c * num_classes + y, minlength=num_clusters * num_classes).reshape(num_clusters, num_classes)
+    counts = torch.bincount(c * num_classes + y, minlength=num_clusters * num_classes).reshape(
+        num_clusters, num_classes
+    )
     present_cls = torch.nonzero(counts.sum(dim=0) > 0).flatten()  # only classes that occur can be matched
     match = torch.as_tensor(hungarian_match(counts[:, present_cls]))  # [n_clusters] index into present_cls
     assignment = torch.where(match >= 0, present_cls[match.clamp_min(0)], torch.full_like(match, -1))
@@ -152,8 +159,16 @@ def unsupervised_scores(clusters: torch.Tensor, labels: torch.Tensor, num_cluste
     }
 
 
-def train_linear_probe(codes: torch.Tensor, labels: torch.Tensor, num_classes: int = 19, iterations: int = 200,
-                       lr: float = 1e-2, batch_size: int = 16, seed: int = 0, ignore_index: int = 255) -> nn.Conv2d:
+def train_linear_probe(
+    codes: torch.Tensor,
+    labels: torch.Tensor,
+    num_classes: int = 19,
+    iterations: int = 200,
+    lr: float = 1e-2,
+    batch_size: int = 16,
+    seed: int = 0,
+    ignore_index: int = 255,
+) -> nn.Conv2d:
     """A 1×1 conv ``D → num_classes`` trained with cross-entropy on frozen codes (Adam, seeded).
 
     ``codes`` ``[N, D, h, w]``, ``labels`` ``[N, H, W]``; logits are upsampled bilinearly to the label size.

@@ -17,6 +17,7 @@ Every public name is re-exported here, so ``from daformer_edu.viz import plot_io
 be uint8 ``[H, W, 3]`` arrays or normalised ``[3, H, W]`` tensors; labels ``[H, W]`` trainIds (255 = ignore).
 A new plot goes into the module of its topic and into that module's ``__all__``; then import it below.
 """
+
 from . import common, decoder, encoder, feature_distance, runs, sampling, self_training, siblings
 from .common import (
     DPI,

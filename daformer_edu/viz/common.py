@@ -27,6 +27,7 @@ Serves: every notebook (the figure style; notebooks/01_overlapping_patch_embed.i
 rows), 06, 07 and 10 (``overlay``, image rows), 08_feature_distance.ipynb (image grid) and 09_full_uda.ipynb
 (``plot_segmentation``).
 """
+
 from __future__ import annotations
 
 import math
@@ -63,26 +64,24 @@ __all__ = [
     "plot_image_grid",
 ]
 
-DPI = 100                  # dots per inch: the least any figure is drawn at
-MIN_WIDTH = 7.0            # inches: a figure is at least this wide (700 px at DPI, 640 px after a notebook's crop)
-MIN_PANEL = 1.6            # inches: the narrowest panel (a 64-pixel picture still shows its pixels)
-FONT_SIZE = 9              # points: titles, axis labels, ticks, legends and colourbars alike
+DPI = 100  # dots per inch: the least any figure is drawn at
+MIN_WIDTH = 7.0  # inches: a figure is at least this wide (700 px at DPI, 640 px after a notebook's crop)
+MIN_PANEL = 1.6  # inches: the narrowest panel (a 64-pixel picture still shows its pixels)
+FONT_SIZE = 9  # points: titles, axis labels, ticks, legends and colourbars alike
 SERIES_COLOURS = tuple(plt.get_cmap("tab10").colors)  # lines and bars, in this order
-VALUES_CMAP = "viridis"    # values that start at 0 (confidence, distance, attention, counts)
-SIGNED_CMAP = "RdBu_r"     # values of either sign (covariance, correlation): blue < 0 < red
+VALUES_CMAP = "viridis"  # values that start at 0 (confidence, distance, attention, counts)
+SIGNED_CMAP = "RdBu_r"  # values of either sign (covariance, correlation): blue < 0 < red
 
 
 # -- the figure style ---------------------------------------------------------------------------------------------
 
 
 def figure_dpi(dpi=None) -> int:
-    """The dots per inch a figure is drawn at: ``dpi`` raised to at least ``DPI`` (``None`` gives ``DPI``).
-    """
+    """The dots per inch a figure is drawn at: ``dpi`` raised to at least ``DPI`` (``None`` gives ``DPI``)."""
     return max(DPI, int(dpi or DPI))
 
 
-def new_figure(rows: int = 1, cols: int = 1, panel=(3.2, 2.4), dpi=None, extra: float = 0.0, mosaic=None,
-               **kwargs):
+def new_figure(rows: int = 1, cols: int = 1, panel=(3.2, 2.4), dpi=None, extra: float = 0.0, mosaic=None, **kwargs):
     """A figure in the course's style and its axes: ``(Figure, axes)`` with ``axes`` a ``[rows, cols]`` array.
 
     ``panel`` = ``(w, h)``: inches per panel; ``extra``: inches of width for what sits beside the panels (a
@@ -96,8 +95,9 @@ def new_figure(rows: int = 1, cols: int = 1, panel=(3.2, 2.4), dpi=None, extra: 
     if mosaic is not None:
         rows, cols = len(mosaic), len(mosaic[0])
     if rows < 1 or cols < 1 or w <= 0 or h <= 0:
-        raise ValueError(f"new_figure: rows, cols and the panel size must be positive, got rows={rows}, "
-                         f"cols={cols}, panel={panel}")
+        raise ValueError(
+            f"new_figure: rows, cols and the panel size must be positive, got rows={rows}, cols={cols}, panel={panel}"
+        )
     if w < MIN_PANEL:
         w, h = MIN_PANEL, h * MIN_PANEL / w
     width = cols * w + extra
@@ -105,8 +105,7 @@ def new_figure(rows: int = 1, cols: int = 1, panel=(3.2, 2.4), dpi=None, extra: 
     size = (width * grow, rows * h * grow)
     if mosaic is not None:
         return plt.subplot_mosaic(mosaic, figsize=size, dpi=figure_dpi(dpi), layout="constrained", **kwargs)
-    return plt.subplots(rows, cols, figsize=size, dpi=figure_dpi(dpi), layout="constrained", squeeze=False,
-                        **kwargs)
+    return plt.subplots(rows, cols, figsize=size, dpi=figure_dpi(dpi), layout="constrained", squeeze=False, **kwargs)
 
 
 def image_panel(ax, picture, title: str | None = None, **imshow_kwargs):
@@ -137,8 +136,7 @@ def add_colorbar(fig, mappable, axes, label: str):
 
 
 def label_axes(ax, xlabel: str, ylabel: str, title: str | None = None):
-    """Name both axes of a plot of values (and give it a title); an empty name raises ``ValueError``.
-    """
+    """Name both axes of a plot of values (and give it a title); an empty name raises ``ValueError``."""
     if not xlabel or not ylabel:
         raise ValueError(f"label_axes: both axes need a name, got xlabel={xlabel!r}, ylabel={ylabel!r}")
     ax.set_xlabel(xlabel)
@@ -160,8 +158,7 @@ def place_legend(ax, where: str = "right", **kwargs):
 
 
 def finish_figure(fig: Figure) -> Figure:
-    """Give every text of ``fig`` (titles, axis labels, ticks, legends, colourbars) the size ``FONT_SIZE``.
-    """
+    """Give every text of ``fig`` (titles, axis labels, ticks, legends, colourbars) the size ``FONT_SIZE``."""
     for ax in fig.axes:
         ax.tick_params(labelsize=FONT_SIZE)
     for text in fig.findobj(Text):
@@ -234,8 +231,9 @@ def _palette(palette) -> np.ndarray:
         return palette.palette
     arr = np.asarray(palette)
     if arr.ndim != 2 or arr.shape[1] != 3 or len(arr) > 256:
-        raise ValueError(f"daformer_edu.viz: a palette is [K, 3] RGB colours (K <= 256) or a ClassTable, got shape "
-                         f"{arr.shape}")
+        raise ValueError(
+            f"daformer_edu.viz: a palette is [K, 3] RGB colours (K <= 256) or a ClassTable, got shape {arr.shape}"
+        )
     return arr.astype(np.uint8)
 
 
@@ -247,11 +245,11 @@ def colorize(label, palette=PALETTE) -> np.ndarray:
 
     Taught in: notebooks/05_pseudo_label_weighting.ipynb
     """
-    palette = _palette(palette)                                                    # [K, 3]
+    palette = _palette(palette)  # [K, 3]
     lab = _label(label)
     lut = np.zeros((256, 3), np.uint8)
     lut[: len(palette)] = palette
-    return lut[np.clip(lab, 0, 255)]                                               # [H, W, 3]
+    return lut[np.clip(lab, 0, 255)]  # [H, W, 3]
 
 
 def overlay(image, label, alpha: float = 0.55, palette=PALETTE) -> np.ndarray:
@@ -277,8 +275,7 @@ def _domain_row(ds, i, alpha, palette):
     return img, img, "no labels (UDA target train)"
 
 
-def plot_domain_grid(source, target, indices=(0, 1, 2, 3), alpha: float = 0.55, dpi: int = 90,
-                     palette=None) -> Figure:
+def plot_domain_grid(source, target, indices=(0, 1, 2, 3), alpha: float = 0.55, dpi: int = 90, palette=None) -> Figure:
     """Source vs target samples side by side, each with its label overlay (4 columns, one row per index).
 
     ``source`` / ``target`` are datasets with ``render(i)`` (``SyntheticDomain``) or ``load(i)``; a target
@@ -299,8 +296,9 @@ def plot_domain_grid(source, target, indices=(0, 1, 2, 3), alpha: float = 0.55, 
     return finish_figure(fig)
 
 
-def plot_segmentation(image, label=None, prediction=None, titles=None, alpha: float = 0.55, dpi: int = 90,
-                      palette=PALETTE) -> Figure:
+def plot_segmentation(
+    image, label=None, prediction=None, titles=None, alpha: float = 0.55, dpi: int = 90, palette=PALETTE
+) -> Figure:
     """One row: the image, then the label and/or prediction overlaid (as many panels as inputs given).
 
     ``palette``: as for ``colorize`` (default Cityscapes; pass the run's ``trainer.classes`` for your own).

@@ -2,6 +2,7 @@
 
 Serves: notebooks/04_fusion_decoder.ipynb (SegFormer's all-MLP head against DAFormer's context-aware fusion).
 """
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -26,8 +27,7 @@ __all__ = [
 ]
 
 
-def plot_receptive_fields(image, fields, titles=None, centre=None, ncols=None, figsize=None,
-                          dpi: int = 80) -> Figure:
+def plot_receptive_fields(image, fields, titles=None, centre=None, ncols=None, figsize=None, dpi: int = 80) -> Figure:
     """Overlay one heat map per entry of ``fields`` on the image: where an output pixel draws its input from.
 
     ``fields``: list of ``[h, w]`` arrays (e.g. ``|∂ out[y0, x0] / ∂ input|`` summed over channels at the
@@ -61,8 +61,9 @@ def plot_receptive_fields(image, fields, titles=None, centre=None, ncols=None, f
         image_panel(axes[i], _grey_rgb(img), f"{label}\n{int((f > 0).sum())} of {f.size} inputs", alpha=0.6)
         shown = _draw_field(axes[i], f / max(f.max(), 1e-30), img.shape, norm)
         if centre is not None:
-            axes[i].plot([centre[1]], [centre[0]], marker="o", color="cyan", fillstyle="none", markersize=11,
-                         mew=1.5, zorder=4)
+            axes[i].plot(
+                [centre[1]], [centre[0]], marker="o", color="cyan", fillstyle="none", markersize=11, mew=1.5, zorder=4
+            )
     add_colorbar(fig, shown, list(axes[:n]), "|∂ out / ∂ input| ÷ its max (square-root scale)")
     return finish_figure(fig)
 
@@ -74,11 +75,27 @@ def _draw_field(ax, rel: np.ndarray, shape, norm):
     sy, sx = H / h, W / w  # image pixels per field pixel
     ys, xs = np.nonzero(rel > 0)
     if len(ys) <= 400:  # sparse (dilated taps): one square marker per input pixel, so 4×4-pixel taps show
-        shown = ax.scatter((xs + 0.5) * sx, (ys + 0.5) * sy, c=rel[ys, xs], cmap=VALUES_CMAP, norm=norm, marker="s",
-                           s=max(30.0, 2.0 * sx * sy / 16), edgecolors="white", linewidths=0.4, zorder=3)
+        shown = ax.scatter(
+            (xs + 0.5) * sx,
+            (ys + 0.5) * sy,
+            c=rel[ys, xs],
+            cmap=VALUES_CMAP,
+            norm=norm,
+            marker="s",
+            s=max(30.0, 2.0 * sx * sy / 16),
+            edgecolors="white",
+            linewidths=0.4,
+            zorder=3,
+        )
     else:  # dense: a heat map resized to the image
-        shown = ax.imshow(np.ma.masked_less_equal(rel, 0.0), cmap=VALUES_CMAP, norm=norm, alpha=0.85,
-                          extent=(0, W, H, 0), interpolation="nearest")
+        shown = ax.imshow(
+            np.ma.masked_less_equal(rel, 0.0),
+            cmap=VALUES_CMAP,
+            norm=norm,
+            alpha=0.85,
+            extent=(0, W, H, 0),
+            interpolation="nearest",
+        )
     if len(ys):  # the window the output pixel reads from
         x0, x1, y0, y1 = xs.min() * sx, (xs.max() + 1) * sx, ys.min() * sy, (ys.max() + 1) * sy
         ax.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, ls="--", lw=1.0, ec="orange"))

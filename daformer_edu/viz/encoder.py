@@ -5,6 +5,7 @@ Serves: notebooks/01_overlapping_patch_embed.ipynb (footprints, token grids),
 parameter breakdown; reused in 04 for the heads) and 08_feature_distance.ipynb §0 (linear-probe scores of the
 pre-trained encoder).
 """
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -41,8 +42,9 @@ def _conv_out(n: int, kernel: int, stride: int, padding: int) -> int:
     return (n + 2 * padding - kernel) // stride + 1
 
 
-def plot_patch_footprints(image, configs, n_tokens: int = 3, show_coverage: bool = True, titles=None,
-                          dpi: int = 90) -> Figure:
+def plot_patch_footprints(
+    image, configs, n_tokens: int = 3, show_coverage: bool = True, titles=None, dpi: int = 90
+) -> Figure:
     """Draw the input footprint of an ``n_tokens × n_tokens`` block of neighbouring tokens.
 
     Each ``(kernel, stride, padding)`` in ``configs`` is one patch embedding: output token ``(i, j)`` reads the
@@ -69,16 +71,29 @@ def plot_patch_footprints(image, configs, n_tokens: int = 3, show_coverage: bool
         hi = (n_tokens - 1) * s - p + k
         ax = axes[0, col]
         ax.set_facecolor("0.8")  # outside the image: the zero padding
-        image_panel(ax, img, titles[col] if titles is not None else f"kernel {k} / stride {s} / pad {p}",
-                    extent=extent, interpolation="nearest")
+        image_panel(
+            ax,
+            img,
+            titles[col] if titles is not None else f"kernel {k} / stride {s} / pad {p}",
+            extent=extent,
+            interpolation="nearest",
+        )
         _draw_footprints(ax, k, s, p, n_tokens)
         if show_coverage:
             cover = _coverage(H, W, k, s, p)
             axc = axes[1, col]
             axc.set_facecolor("0.8")
             shown = cover[max(int(lo), 0) : int(hi), max(int(lo), 0) : int(hi)]
-            im = image_panel(axc, cover, f"tokens reading each pixel: {shown.min()}–{shown.max()}",
-                             cmap=VALUES_CMAP, vmin=0.5, vmax=4.5, extent=extent, interpolation="nearest")
+            im = image_panel(
+                axc,
+                cover,
+                f"tokens reading each pixel: {shown.min()}–{shown.max()}",
+                cmap=VALUES_CMAP,
+                vmin=0.5,
+                vmax=4.5,
+                extent=extent,
+                interpolation="nearest",
+            )
             add_colorbar(fig, im, axc, "tokens reading the pixel").set_ticks([1, 2, 3, 4])
         for a in axes[:, col]:
             a.set_xlim(lo, hi)
@@ -125,8 +140,13 @@ def plot_token_grids(image, strides=(4, 8, 16, 32), titles=None, dpi: int = 90) 
     for ax, s, t in zip(axes[0], strides, titles or [None] * len(strides)):
         h, w = -(-H // s), -(-W // s)  # ceil
         drawn = f"stride {s}: {h}×{w} = {h * w} tokens"
-        image_panel(ax, img, drawn if t is None else f"{t}\n(drawn: {H}×{W} image, {h}×{w} tokens)",
-                    extent=(0, W, H, 0), interpolation="nearest")
+        image_panel(
+            ax,
+            img,
+            drawn if t is None else f"{t}\n(drawn: {H}×{W} image, {h}×{w} tokens)",
+            extent=(0, W, H, 0),
+            interpolation="nearest",
+        )
         lw = 0.5 if s < 8 else 1.0
         for y in range(0, h * s + 1, s):
             ax.axhline(y, color="white", lw=lw, alpha=0.8)
@@ -137,8 +157,9 @@ def plot_token_grids(image, strides=(4, 8, 16, 32), titles=None, dpi: int = 90) 
     return finish_figure(fig)
 
 
-def plot_attention_cost(sides, flops, memory, measured_flops=None, measured_memory=None, seconds=None,
-                        dpi: int = 90) -> Figure:
+def plot_attention_cost(
+    sides, flops, memory, measured_flops=None, measured_memory=None, seconds=None, dpi: int = 90
+) -> Figure:
     """FLOPs and attention-matrix memory of (efficient) self-attention against image side, one line per R.
 
     ``flops`` / ``memory`` map a reduction ratio R to one value per entry of ``sides``, counted with the
@@ -152,8 +173,10 @@ def plot_attention_cost(sides, flops, memory, measured_flops=None, measured_memo
     Taught in: notebooks/02_efficient_self_attention.ipynb
     """
     sides = np.asarray(sides, dtype=float)
-    panels = [(flops, measured_flops, "FLOPs", "compute"),
-              (memory, measured_memory, "bytes", "attention matrix memory")]
+    panels = [
+        (flops, measured_flops, "FLOPs", "compute"),
+        (memory, measured_memory, "bytes", "attention matrix memory"),
+    ]
     if seconds is not None:
         panels.append((None, seconds, "seconds", "measured time"))
     fig, axes = new_figure(1, len(panels), panel=(3.6, 3.2), dpi=dpi, extra=1.6)
@@ -169,8 +192,16 @@ def plot_attention_cost(sides, flops, memory, measured_flops=None, measured_memo
             if measured is not None and r in measured:
                 m = np.asarray(measured[r], dtype=float)
                 style = "o" if counted is not None else "o-"
-                ax.loglog(sides[: m.size], m, style, color=c, mfc="none", ms=7, mew=1.5,
-                          label=f"R = {r}" if counted is None else None)
+                ax.loglog(
+                    sides[: m.size],
+                    m,
+                    style,
+                    color=c,
+                    mfc="none",
+                    ms=7,
+                    mew=1.5,
+                    label=f"R = {r}" if counted is None else None,
+                )
         ax.set_xticks(sides, [f"{s:g}" for s in sides])
         ax.xaxis.set_minor_locator(plt.NullLocator())
         label_axes(ax, "image side (pixels)", ylabel, title)
@@ -206,8 +237,9 @@ def plot_attention_map(image, attention, query_yx, title=None, dpi: int = 90) ->
     image_panel(axes[0], img, "image and query pixel")
     default = f"attention over {att.shape[0]}×{att.shape[1]} keys"
     image_panel(axes[1], _grey_rgb(img), title if title is not None else default)
-    im = axes[1].imshow(att, cmap=VALUES_CMAP, alpha=0.75, extent=(-0.5, W - 0.5, H - 0.5, -0.5),
-                        interpolation="nearest")
+    im = axes[1].imshow(
+        att, cmap=VALUES_CMAP, alpha=0.75, extent=(-0.5, W - 0.5, H - 0.5, -0.5), interpolation="nearest"
+    )
     add_colorbar(fig, im, axes[1], "attention weight of the key")
     for ax in axes:
         ax.plot(qx, qy, marker="*", ms=14, color="cyan", mec="black")
@@ -265,8 +297,7 @@ def plot_stage_maps(image, features, titles=None, figsize=None, dpi: int = 80) -
     return finish_figure(fig)
 
 
-def plot_param_breakdown(counts, title: str = "parameters", unit: float = 1e6, figsize=None,
-                         dpi: int = 80) -> Figure:
+def plot_param_breakdown(counts, title: str = "parameters", unit: float = 1e6, figsize=None, dpi: int = 80) -> Figure:
     """Horizontal stacked bars: one bar per model, one coloured segment per part.
 
     ``counts``: ``{model name: {part name: number of parameters}}`` (the same parts in every model, missing
@@ -300,8 +331,9 @@ def plot_param_breakdown(counts, title: str = "parameters", unit: float = 1e6, f
     return finish_figure(fig)
 
 
-def plot_probe_scores(scores: dict, title: str = "linear probe on street-scene cells", dpi: int = 90,
-                      xlabel: str = "cells probed") -> Figure:
+def plot_probe_scores(
+    scores: dict, title: str = "linear probe on street-scene cells", dpi: int = 90, xlabel: str = "cells probed"
+) -> Figure:
     """Grouped bars: ``scores[encoder][task] = accuracy %`` (e.g. random vs shipped on source / target cells).
 
     ``xlabel`` names what the tasks are (default: the cells the probe classifies).

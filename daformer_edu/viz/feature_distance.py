@@ -3,6 +3,7 @@
 Serves: notebooks/07_thing_mask_pooling.ipynb (label → pooled label → thing mask) and
 08_feature_distance.ipynb (the per-cell distance ‖F_ImageNet − F_θ‖₂ and its thing-masked mean).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -47,18 +48,27 @@ def plot_thing_mask(image, label, small_label, mask, min_ratio: float | None = N
     m = _array(mask).astype(bool)
     h, w = small.shape
     sy, sx = H // h, W // w
-    big = np.repeat(np.repeat(small, sy, 0), sx, 1)                                # [H, W]
-    big_m = np.repeat(np.repeat(m, sy, 0), sx, 1)                                  # [H, W]
-    things = np.where(big_m[..., None], (0.45 * img + 0.55 * np.array([255, 40, 40])).astype(np.uint8),
-                      (0.45 * img).astype(np.uint8))
+    big = np.repeat(np.repeat(small, sy, 0), sx, 1)  # [H, W]
+    big_m = np.repeat(np.repeat(m, sy, 0), sx, 1)  # [H, W]
+    things = np.where(
+        big_m[..., None], (0.45 * img + 0.55 * np.array([255, 40, 40])).astype(np.uint8), (0.45 * img).astype(np.uint8)
+    )
     r = "" if min_ratio is None else f" (r = {min_ratio:.2f})"
-    width = 4.4                                                                    # inches per bottom panel
-    tall, low = 2 * width * H / W + 0.45, width * H / W + 0.3                      # the panels' heights
-    fig, axes = new_figure(mosaic=[["cells", "cells"], ["pooled", "mask"]], panel=(width, (tall + low) / 2),
-                           dpi=dpi, height_ratios=[tall, low])
+    width = 4.4  # inches per bottom panel
+    tall, low = 2 * width * H / W + 0.45, width * H / W + 0.3  # the panels' heights
+    fig, axes = new_figure(
+        mosaic=[["cells", "cells"], ["pooled", "mask"]],
+        panel=(width, (tall + low) / 2),
+        dpi=dpi,
+        height_ratios=[tall, low],
+    )
     top, pooled, thing = axes["cells"], axes["pooled"], axes["mask"]
-    image_panel(top, overlay(img, label, 0.8), f"label and its {h}×{w} feature cells ({sy}×{sx} pixels each): "
-                f"the square in a cell is the class it pools to{r}, × = ignore (255)")
+    image_panel(
+        top,
+        overlay(img, label, 0.8),
+        f"label and its {h}×{w} feature cells ({sy}×{sx} pixels each): "
+        f"the square in a cell is the class it pools to{r}, × = ignore (255)",
+    )
     _pooled_decisions(top, small, sy, sx)
     image_panel(pooled, colorize(big), f"pooled to {h}×{w}{r}; black = 255")
     image_panel(thing, things, f"thing mask: {int(m.sum())} of {m.size} cells")
@@ -74,7 +84,7 @@ def plot_thing_mask(image, label, small_label, mask, min_ratio: float | None = N
 def _pooled_decisions(ax, small: np.ndarray, sy: int, sx: int) -> None:
     """Mark each cell of ``small`` ``[h, w]`` at its centre: a square of its class colour, × for ignore."""
     ys, xs = np.mgrid[0 : small.shape[0], 0 : small.shape[1]]
-    cy, cx = (ys + 0.5) * sy - 0.5, (xs + 0.5) * sx - 0.5                            # [h, w] cell centres
+    cy, cx = (ys + 0.5) * sy - 0.5, (xs + 0.5) * sx - 0.5  # [h, w] cell centres
     ignore = small == IGNORE_INDEX
     colours = PALETTE[np.clip(small[~ignore], 0, len(PALETTE) - 1)] / 255.0
     ax.scatter(cx[~ignore], cy[~ignore], marker="s", s=150, color=colours, edgecolors="black", linewidths=1.2)
@@ -97,9 +107,11 @@ def plot_feature_distance(image, distance, mask, dpi: int = 90) -> Figure:
     fig, axes = new_figure(1, 3, panel=_panel(img.shape, 3.0), dpi=dpi, extra=0.6)
     axes = axes[0]
     image_panel(axes[0], img, "source image")
-    im = image_panel(axes[1], d, f"per-cell distance d ({d.shape[0]}×{d.shape[1]} grid)", cmap=VALUES_CMAP,
-                     vmin=0, vmax=vmax)
-    image_panel(axes[2], np.where(m, d, np.nan), f"thing cells only: mean = {mean:.3f}", cmap=VALUES_CMAP,
-                vmin=0, vmax=vmax)
+    im = image_panel(
+        axes[1], d, f"per-cell distance d ({d.shape[0]}×{d.shape[1]} grid)", cmap=VALUES_CMAP, vmin=0, vmax=vmax
+    )
+    image_panel(
+        axes[2], np.where(m, d, np.nan), f"thing cells only: mean = {mean:.3f}", cmap=VALUES_CMAP, vmin=0, vmax=vmax
+    )
     add_colorbar(fig, im, list(axes[1:]), "‖F_ImageNet − F_θ‖₂ per cell")
     return finish_figure(fig)

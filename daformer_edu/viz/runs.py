@@ -4,6 +4,7 @@ Serves: notebooks/09_full_uda.ipynb (source-only vs DAFormer vs oracle); the IoU
 plain-text comparison table are reused in 10_domain_generalization.ipynb, and ``format_comparison_table`` by
 ``bench/bench_synthetic.py``.
 """
+
 from __future__ import annotations
 
 import math
@@ -65,8 +66,13 @@ def plot_iou_bars(results, class_names=CLASSES, title: str = "per-class IoU", dp
     width = 0.8 / len(series)
     x = np.arange(k)
     for j, (name, iou) in enumerate(series.items()):  # iou: [K] percent
-        ax.bar(x + (j - (len(series) - 1) / 2) * width, np.nan_to_num(iou), width,
-               color=SERIES_COLOURS[j % len(SERIES_COLOURS)], label=f"{name} ({np.nanmean(iou):.1f})")
+        ax.bar(
+            x + (j - (len(series) - 1) / 2) * width,
+            np.nan_to_num(iou),
+            width,
+            color=SERIES_COLOURS[j % len(SERIES_COLOURS)],
+            label=f"{name} ({np.nanmean(iou):.1f})",
+        )
     ax.set_xticks(x)
     ax.set_xticklabels(class_names, rotation=60, ha="right")
     ax.set_ylim(0, 100)
@@ -100,13 +106,14 @@ def plot_comparison_table(results, class_names=CLASSES, title: str = "target mIo
     """
     series = _as_series(results)
     names = list(series)
-    vals = np.array([series[n] for n in names], dtype=np.float64)                  # [M, K] percent
+    vals = np.array([series[n] for n in names], dtype=np.float64)  # [M, K] percent
     miou = np.nanmean(vals, axis=1, keepdims=True)
-    table_vals = np.concatenate([vals, miou], axis=1)                              # [M, K + 1]
+    table_vals = np.concatenate([vals, miou], axis=1)  # [M, K + 1]
     cols = [n[:5] for n in class_names] + ["mIoU"]
     cells = [["n/a" if math.isnan(v) else f"{v:.1f}" for v in row] for row in table_vals]
-    fig, axes = new_figure(1, 1, panel=(0.52 * len(cols) + 0.12 * max(len(n) for n in names) + 0.6,
-                                        0.3 * len(names) + 0.8), dpi=dpi)
+    fig, axes = new_figure(
+        1, 1, panel=(0.52 * len(cols) + 0.12 * max(len(n) for n in names) + 0.6, 0.3 * len(names) + 0.8), dpi=dpi
+    )
     ax = axes[0, 0]
     ax.axis("off")
     tab = ax.table(cellText=cells, rowLabels=names, colLabels=cols, loc="center", cellLoc="center")
@@ -127,7 +134,7 @@ def _records(history, split: str) -> list[dict]:
 def _running_mean(its: np.ndarray, vals: np.ndarray, smooth: int):
     """(iterations, values) of the running mean over ``smooth`` logged points (fewer on short runs)."""
     k = max(1, min(smooth, len(vals) // 5))  # short runs: little or no smoothing
-    return its[k - 1:], np.convolve(np.nan_to_num(vals), np.ones(k) / k, mode="valid")
+    return its[k - 1 :], np.convolve(np.nan_to_num(vals), np.ones(k) / k, mode="valid")
 
 
 def _train_series(history, key: str):
@@ -176,8 +183,12 @@ def plot_training_curves(histories, smooth: int = 25, dpi: int = 90, q_t: bool |
             axes[0, 2].plot(*_running_mean(*has_q[name], smooth), color=color, lw=1.2)
     ax_loss.set_yscale("log")
     label_axes(ax_loss, "iteration", "loss (running mean)", "training losses")
-    place_legend(ax_loss, handles=[Line2D([], [], color="black", ls=_LOSS_STYLES[t]) for t in terms], labels=terms,
-                 title="loss term")
+    place_legend(
+        ax_loss,
+        handles=[Line2D([], [], color="black", ls=_LOSS_STYLES[t]) for t in terms],
+        labels=terms,
+        title="loss term",
+    )
     label_axes(ax_miou, "iteration", "target val mIoU (%)", "evaluation on the target domain")
     if show_q:
         axes[0, 2].set_ylim(0, 1.02)
@@ -187,8 +198,9 @@ def plot_training_curves(histories, smooth: int = 25, dpi: int = 90, q_t: bool |
     return finish_figure(fig)
 
 
-def plot_prediction_grid(images, labels, predictions: dict, alpha: float = 0.55, dpi: int = 72,
-                         panel: float = 3.0) -> Figure:
+def plot_prediction_grid(
+    images, labels, predictions: dict, alpha: float = 0.55, dpi: int = 72, panel: float = 3.0
+) -> Figure:
     """Target images (rows): image, ground truth, then one column per model's prediction, overlaid.
 
     ``images``: ``[N, 3, H, W]`` normalised tensor or uint8 ``[N, H, W, 3]``; ``labels``: ``[N, H, W]``;

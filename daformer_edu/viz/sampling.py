@@ -3,6 +3,7 @@
 Serves: notebooks/06_rare_class_sampling.ipynb (P(c) over the temperature T, the classes RCS draws) and
 09_full_uda.ipynb (what the student was shown during a run).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -66,15 +67,20 @@ def plot_class_draws(draws: dict, probabilities=None, class_names=CLASSES, dpi: 
     fig, axes = new_figure(1, 1, panel=(max(6.0, 0.42 * k + 1), 3.2), dpi=dpi, extra=2.8)
     ax = axes[0, 0]
     width = 0.8 / max(len(draws), 1)
-    smallest = 1.0                                                                  # the smallest bar drawn
+    smallest = 1.0  # the smallest bar drawn
     for j, (name, counts) in enumerate(draws.items()):
         c = _array(counts).astype(np.float64)
         given = totals.get(name) if isinstance(totals, dict) else totals
         total = float(given) if given is not None else max(c.sum(), 1.0)
         share = c / total
         smallest = min([smallest, *share[share > 0]])
-        ax.bar(x + (j - (len(draws) - 1) / 2) * width, share, width, color=SERIES_COLOURS[j % len(SERIES_COLOURS)],
-               label=f"{name} (÷ {total:,.0f})")
+        ax.bar(
+            x + (j - (len(draws) - 1) / 2) * width,
+            share,
+            width,
+            color=SERIES_COLOURS[j % len(SERIES_COLOURS)],
+            label=f"{name} (÷ {total:,.0f})",
+        )
     ax.set_yscale("log")
     floor = smallest / 2
     if probabilities is not None:
@@ -82,8 +88,15 @@ def plot_class_draws(draws: dict, probabilities=None, class_names=CLASSES, dpi: 
         low = p < floor
         ax.scatter(x[~low], p[~low], marker="_", s=200, color="black", zorder=3, label="RCS P(c)")
         if low.any():  # a P(c) far below every bar (T = 0.01: e^-30 for a common class) sits on the floor as ▾
-            ax.scatter(x[low], np.full(int(low.sum()), 1.6 * floor), marker="v", s=30, color="black", zorder=3,
-                       label=f"RCS P(c) < {floor:.0e}")
+            ax.scatter(
+                x[low],
+                np.full(int(low.sum()), 1.6 * floor),
+                marker="v",
+                s=30,
+                color="black",
+                zorder=3,
+                label=f"RCS P(c) < {floor:.0e}",
+            )
     ax.set_ylim(floor, max(1.5, ax.get_ylim()[1]))
     ax.set_xticks(x)
     ax.set_xticklabels(class_names, rotation=60, ha="right")

@@ -4,6 +4,7 @@ Serves: notebooks/05_pseudo_label_weighting.ipynb (pseudo-labels and q_T, ClassM
 ``plot_schedule`` is reused in 07_thing_mask_pooling.ipynb, 08_feature_distance.ipynb and
 10_domain_generalization.ipynb.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,8 +34,9 @@ __all__ = [
 ]
 
 
-def plot_pseudo_labels(image, confidence, labels, threshold: float = 0.968, ignore_top: int = 0,
-                       ignore_bottom: int = 0, dpi: int = 90) -> Figure:
+def plot_pseudo_labels(
+    image, confidence, labels, threshold: float = 0.968, ignore_top: int = 0, ignore_bottom: int = 0, dpi: int = 90
+) -> Figure:
     """The teacher on one target image: image, max softmax probability, pseudo-label, pixels above τ.
 
     ``confidence`` ``[H, W]`` = max_c softmax (with its colourbar); ``labels`` ``[H, W]`` = argmax. The last panel
@@ -54,8 +56,11 @@ def plot_pseudo_labels(image, confidence, labels, threshold: float = 0.968, igno
     im = image_panel(axes[1], conf, "teacher confidence max_c p", vmin=0, vmax=1, cmap=VALUES_CMAP)
     add_colorbar(fig, im, axes[1], "max_c p")
     image_panel(axes[2], overlay(img, lab, 0.8), "pseudo-label argmax_c p")
-    image_panel(axes[3], np.where(confident[..., None], colorize(lab), (0.35 * img).astype(np.uint8)),
-                f"> τ={threshold:.3f}: q_T = {q:.3f}")
+    image_panel(
+        axes[3],
+        np.where(confident[..., None], colorize(lab), (0.35 * img).astype(np.uint8)),
+        f"> τ={threshold:.3f}: q_T = {q:.3f}",
+    )
     H = conf.shape[0]
     for r0, r1 in ((0, ignore_top), (H - ignore_bottom, H)):
         if r1 > r0:
@@ -63,8 +68,9 @@ def plot_pseudo_labels(image, confidence, labels, threshold: float = 0.968, igno
     return finish_figure(fig)
 
 
-def plot_classmix(source_image, source_label, target_image, target_label, mask, mixed_image, mixed_label,
-                  mixed_weight, dpi: int = 90) -> Figure:
+def plot_classmix(
+    source_image, source_label, target_image, target_label, mask, mixed_image, mixed_label, mixed_weight, dpi: int = 90
+) -> Figure:
     """ClassMix on one pair: the inputs (top row) and the mask, mixed image, mixed label, mixed weight (bottom).
 
     8 image axes and the weight's colourbar. ``mask`` ``[H, W]`` (1 = source pixel), ``mixed_weight`` ``[H, W]``
@@ -75,10 +81,13 @@ def plot_classmix(source_image, source_label, target_image, target_label, mask, 
     src, trg, mixed = _image(source_image), _image(target_image), _image(mixed_image)
     m = _array(mask).astype(np.float64)
     panels = [
-        ("source image", src), ("source label", colorize(source_label)),
-        ("target image", trg), ("target pseudo-label", colorize(target_label)),
+        ("source image", src),
+        ("source label", colorize(source_label)),
+        ("target image", trg),
+        ("target pseudo-label", colorize(target_label)),
         ("mask M (white = source)", np.repeat((255 * m).astype(np.uint8)[..., None], 3, axis=-1)),
-        ("mixed image", mixed), ("mixed label", colorize(mixed_label)),
+        ("mixed image", mixed),
+        ("mixed label", colorize(mixed_label)),
     ]
     fig, axes = new_figure(2, 4, panel=_panel(src.shape, 3.0), dpi=dpi, extra=0.6)
     for ax, (title, p) in zip(axes.ravel(), panels):
@@ -88,8 +97,15 @@ def plot_classmix(source_image, source_label, target_image, target_label, mask, 
     return finish_figure(fig)
 
 
-def plot_schedule(curves: dict, xlabel: str = "iteration", ylabel: str = "", title: str = "", logy: bool = False,
-                  marks: dict | None = None, dpi: int = 90) -> Figure:
+def plot_schedule(
+    curves: dict,
+    xlabel: str = "iteration",
+    ylabel: str = "",
+    title: str = "",
+    logy: bool = False,
+    marks: dict | None = None,
+    dpi: int = 90,
+) -> Figure:
     """Line plot of ``{name: (x, y)}`` curves (EMA α, learning rate, q_T over τ ...); 1 axis, legend beside it.
 
     ``marks`` = ``{label: (x, y)}`` draws labelled points (e.g. the official log value). Without a ``ylabel``

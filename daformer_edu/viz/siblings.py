@@ -4,6 +4,7 @@ Serves: notebooks/10_domain_generalization.ipynb (covariance matrices, contrasti
 11_unsupervised_stego.ipynb (correlation volumes, the shift b, cluster maps, and the closing table that puts
 every setting side by side).
 """
+
 from __future__ import annotations
 
 import math
@@ -50,8 +51,10 @@ def plot_covariance_matrices(matrices: dict, vmax: float | None = None, dpi: int
 
     Taught in: notebooks/10_domain_generalization.ipynb
     """
-    items = [(k, np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v, dtype=np.float64))
-             for k, v in matrices.items()]
+    items = [
+        (k, np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v, dtype=np.float64))
+        for k, v in matrices.items()
+    ]
     if not items:
         raise ValueError("plot_covariance_matrices: give at least one matrix")
     vmax = vmax or max(float(np.abs(m).max()) for _, m in items) or 1.0
@@ -62,8 +65,9 @@ def plot_covariance_matrices(matrices: dict, vmax: float | None = None, dpi: int
     return finish_figure(fig)
 
 
-def plot_contrastive_samples(image, label, anchors, negatives=None, anchor_classes=None, title: str = "",
-                             alpha: float = 0.55, dpi: int = 90) -> Figure:
+def plot_contrastive_samples(
+    image, label, anchors, negatives=None, anchor_classes=None, title: str = "", alpha: float = 0.55, dpi: int = 90
+) -> Figure:
     """Where contrastive samples lie: the image (left) and its label (right) with anchors (○) and negatives (×).
 
     ``anchors``/``negatives``: ``[N, 2]`` pixel coordinates ``(y, x)`` in the image's frame (scale feature-grid
@@ -83,11 +87,11 @@ def plot_contrastive_samples(image, label, anchors, negatives=None, anchor_class
     image_panel(axes[0], img, title or "image")
     image_panel(axes[1], overlay(image, label, alpha), "label")
     for ax in axes:
-        ax.scatter(anchors[:, 1], anchors[:, 0], s=22, facecolors="none", edgecolors=colours, linewidths=1.2,
-                   label="anchors")
+        ax.scatter(
+            anchors[:, 1], anchors[:, 0], s=22, facecolors="none", edgecolors=colours, linewidths=1.2, label="anchors"
+        )
         if negatives is not None and len(negatives):
-            ax.scatter(negatives[:, 1], negatives[:, 0], s=18, marker="x", c="black", linewidths=1.0,
-                       label="negatives")
+            ax.scatter(negatives[:, 1], negatives[:, 0], s=18, marker="x", c="black", linewidths=1.0, label="negatives")
     place_legend(axes[1])
     return finish_figure(fig)
 
@@ -111,8 +115,15 @@ def plot_correlation_volume(image, query, maps: dict, image_b=None, dpi: int = 9
     H, W = img_b.shape[:2]
     for ax, (title, m) in zip(axes[1:], maps.items()):
         image_panel(ax, img_b, title)
-        im = ax.imshow(_array(m).astype(np.float64), cmap=SIGNED_CMAP, vmin=-1, vmax=1, alpha=0.7,
-                       extent=(-0.5, W - 0.5, H - 0.5, -0.5), interpolation="nearest")
+        im = ax.imshow(
+            _array(m).astype(np.float64),
+            cmap=SIGNED_CMAP,
+            vmin=-1,
+            vmax=1,
+            alpha=0.7,
+            extent=(-0.5, W - 0.5, H - 0.5, -0.5),
+            interpolation="nearest",
+        )
         add_colorbar(fig, im, ax, "cosine similarity with the query")
     return finish_figure(fig)
 
@@ -153,8 +164,12 @@ def plot_cluster_maps(images, clusters, matched, labels, num_clusters: int, dpi:
     titles = ("target val image", f"{num_clusters} clusters (ids arbitrary)", "Hungarian-matched", "ground truth")
     for i in range(n):
         cl = _label(clusters[i])
-        panels = [_image(images[i]), plt.get_cmap("tab20")(cl % 20 / 19.0 if num_clusters > 1 else cl)[..., :3],
-                  colorize(matched[i]), colorize(labels[i])]
+        panels = [
+            _image(images[i]),
+            plt.get_cmap("tab20")(cl % 20 / 19.0 if num_clusters > 1 else cl)[..., :3],
+            colorize(matched[i]),
+            colorize(labels[i]),
+        ]
         for j, p in enumerate(panels):
             image_panel(axes[i, j], p, titles[j] if i == 0 else None)
     return finish_figure(fig)

@@ -46,6 +46,7 @@ palettes and texture table), ``grammar.py`` (``LayoutStats``, ``SOURCE_LAYOUT``,
 
 Taught in: notebooks/05_pseudo_label_weighting.ipynb
 """
+
 from __future__ import annotations
 
 from .dataset import SyntheticDomain

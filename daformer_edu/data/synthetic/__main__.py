@@ -1,4 +1,5 @@
 """``python -m daformer_edu.data.synthetic export DIR --layout gta|cityscapes --n N``: the command line of ``export.py``."""
+
 import sys
 
 from .export import main

@@ -2,6 +2,7 @@
 
 Taught in: notebooks/05_pseudo_label_weighting.ipynb
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -37,8 +38,16 @@ class SyntheticDomain(SegmentationDataset):
     Taught in: notebooks/05_pseudo_label_weighting.ipynb
     """
 
-    def __init__(self, domain: str = "source", split: str = "train", size: tuple[int, int] = (256, 512),
-                 length: int = 1000, seed: int = 0, transform=None, labels: bool | None = None):
+    def __init__(
+        self,
+        domain: str = "source",
+        split: str = "train",
+        size: tuple[int, int] = (256, 512),
+        length: int = 1000,
+        seed: int = 0,
+        transform=None,
+        labels: bool | None = None,
+    ):
         if domain not in DOMAINS:
             raise ValueError(f"domain must be one of {DOMAINS}, got {domain!r}")
         if split not in SPLITS:
@@ -59,8 +68,10 @@ class SyntheticDomain(SegmentationDataset):
         return self.length
 
     def __repr__(self) -> str:
-        return (f"SyntheticDomain(domain={self.domain!r}, split={self.split!r}, size={self.size}, "
-                f"length={self.length}, seed={self.seed})")
+        return (
+            f"SyntheticDomain(domain={self.domain!r}, split={self.split!r}, size={self.size}, "
+            f"length={self.length}, seed={self.seed})"
+        )
 
     def name(self, index: int) -> str:
         return f"{self.domain}_{self.split}_{self._check_index(index):06d}"

@@ -5,6 +5,7 @@ the real loaders (``GTADataset``, ``CityscapesDataset``) and the conversion scri
 
 Taught in: notebooks/09_full_uda.ipynb
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,8 +23,16 @@ __all__ = ["export"]
 # ------------------------------------------------------------------------------------------------
 # Export to the real on-disk layouts
 # ------------------------------------------------------------------------------------------------
-def export(directory: str | Path, layout: str = "gta", n: int = 100, size: tuple[int, int] = (256, 512),
-           domain: str | None = None, split: str = "train", seed: int = 0, progress: bool = False) -> Path:
+def export(
+    directory: str | Path,
+    layout: str = "gta",
+    n: int = 100,
+    size: tuple[int, int] = (256, 512),
+    domain: str | None = None,
+    split: str = "train",
+    seed: int = 0,
+    progress: bool = False,
+) -> Path:
     """Write ``n`` synthetic samples as PNG files in GTA's or Cityscapes' on-disk layout.
 
     - ``layout="gta"`` (default domain "source"): ``DIR/images/00000.png`` and ``DIR/labels/00000.png`` with
@@ -76,16 +85,18 @@ def _parse_size(text: str) -> tuple[int, int]:
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m daformer_edu.data.synthetic",
-                                     description="Export the synthetic domain pair as PNG files.")
+    parser = argparse.ArgumentParser(
+        prog="python -m daformer_edu.data.synthetic", description="Export the synthetic domain pair as PNG files."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     ex = sub.add_parser("export", help="write PNGs in the GTA or Cityscapes on-disk layout")
     ex.add_argument("directory")
     ex.add_argument("--layout", choices=["gta", "cityscapes"], default="gta")
     ex.add_argument("--n", type=int, default=100)
     ex.add_argument("--size", type=_parse_size, default=(256, 512), help="W x H, e.g. 512x256")
-    ex.add_argument("--domain", choices=list(DOMAINS), default=None,
-                    help="default: source for gta, target for cityscapes")
+    ex.add_argument(
+        "--domain", choices=list(DOMAINS), default=None, help="default: source for gta, target for cityscapes"
+    )
     ex.add_argument("--split", choices=list(SPLITS), default="train")
     ex.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)

@@ -6,6 +6,7 @@ things) in world units, so the same scene looks the same at every resolution; no
 
 Taught in: notebooks/05_pseudo_label_weighting.ipynb
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -34,9 +35,9 @@ class LayoutStats:
     horizon: tuple[float, float]
     camera_height: tuple[float, float]
     focal: tuple[float, float]
-    lane_probs: tuple[float, float, float]            # P(2, 3, 4 lanes)
+    lane_probs: tuple[float, float, float]  # P(2, 3, 4 lanes)
     sidewalk_width: tuple[float, float]
-    p_grass_strip: float                              # grass between road and sidewalk
+    p_grass_strip: float  # grass between road and sidewalk
     segment_weights: tuple[float, float, float, float, float]  # building, trees, wall, fence, open
     building_height: tuple[float, float]
     n_cars: float
@@ -44,16 +45,16 @@ class LayoutStats:
     n_person_groups: float
     p_bicycle: float
     p_motorcycle: float
-    p_rider: float                                    # a bicycle / motorcycle carries a rider
+    p_rider: float  # a bicycle / motorcycle carries a rider
     p_truck: float
     p_bus: float
     p_train: float
     n_poles: float
-    p_traffic_light: float                            # per pole
+    p_traffic_light: float  # per pole
     n_signs: float
     n_trees: float
     p_crosswalk: float
-    hood: tuple[float, float] = (0.0, 0.0)            # ego-vehicle bonnet height, fraction of H
+    hood: tuple[float, float] = (0.0, 0.0)  # ego-vehicle bonnet height, fraction of H
 
     def sample_range(self, rng, name):
         a, b = getattr(self, name)
@@ -61,18 +62,53 @@ class LayoutStats:
 
 
 SOURCE_LAYOUT = LayoutStats(
-    horizon=(0.36, 0.45), camera_height=(1.8, 2.4), focal=(0.62, 0.78), lane_probs=(0.3, 0.3, 0.4),
-    sidewalk_width=(2.0, 4.5), p_grass_strip=0.12, segment_weights=(0.5, 0.22, 0.08, 0.07, 0.13),
-    building_height=(6.0, 22.0), n_cars=5.0, p_parked=0.35, n_person_groups=1.3, p_bicycle=0.10,
-    p_motorcycle=0.06, p_rider=0.6, p_truck=0.35, p_bus=0.14, p_train=0.03, n_poles=3.0,
-    p_traffic_light=0.3, n_signs=1.5, n_trees=1.2, p_crosswalk=0.15,
+    horizon=(0.36, 0.45),
+    camera_height=(1.8, 2.4),
+    focal=(0.62, 0.78),
+    lane_probs=(0.3, 0.3, 0.4),
+    sidewalk_width=(2.0, 4.5),
+    p_grass_strip=0.12,
+    segment_weights=(0.5, 0.22, 0.08, 0.07, 0.13),
+    building_height=(6.0, 22.0),
+    n_cars=5.0,
+    p_parked=0.35,
+    n_person_groups=1.3,
+    p_bicycle=0.10,
+    p_motorcycle=0.06,
+    p_rider=0.6,
+    p_truck=0.35,
+    p_bus=0.14,
+    p_train=0.03,
+    n_poles=3.0,
+    p_traffic_light=0.3,
+    n_signs=1.5,
+    n_trees=1.2,
+    p_crosswalk=0.15,
 )
 TARGET_LAYOUT = LayoutStats(
-    horizon=(0.40, 0.50), camera_height=(1.2, 1.5), focal=(0.80, 1.0), lane_probs=(0.6, 0.3, 0.1),
-    sidewalk_width=(2.5, 5.0), p_grass_strip=0.3, segment_weights=(0.5, 0.26, 0.1, 0.1, 0.04),
-    building_height=(10.0, 24.0), n_cars=6.0, p_parked=0.6, n_person_groups=2.8, p_bicycle=0.35,
-    p_motorcycle=0.08, p_rider=0.5, p_truck=0.15, p_bus=0.12, p_train=0.08, n_poles=5.0,
-    p_traffic_light=0.45, n_signs=2.5, n_trees=2.0, p_crosswalk=0.3, hood=(0.08, 0.13),
+    horizon=(0.40, 0.50),
+    camera_height=(1.2, 1.5),
+    focal=(0.80, 1.0),
+    lane_probs=(0.6, 0.3, 0.1),
+    sidewalk_width=(2.5, 5.0),
+    p_grass_strip=0.3,
+    segment_weights=(0.5, 0.26, 0.1, 0.1, 0.04),
+    building_height=(10.0, 24.0),
+    n_cars=6.0,
+    p_parked=0.6,
+    n_person_groups=2.8,
+    p_bicycle=0.35,
+    p_motorcycle=0.08,
+    p_rider=0.5,
+    p_truck=0.15,
+    p_bus=0.12,
+    p_train=0.08,
+    n_poles=5.0,
+    p_traffic_light=0.45,
+    n_signs=2.5,
+    n_trees=2.0,
+    p_crosswalk=0.3,
+    hood=(0.08, 0.13),
 )
 _LAYOUTS = {"source": SOURCE_LAYOUT, "target": TARGET_LAYOUT}
 
@@ -84,22 +120,22 @@ _LAYOUTS = {"source": SOURCE_LAYOUT, "target": TARGET_LAYOUT}
 class Scene:
     """One sampled street scene (world units: metres). ``render_scene`` turns it into pixels."""
 
-    focal: float            # fraction of W
-    horizon: float          # fraction of H
-    vanish_x: float         # fraction of W
+    focal: float  # fraction of W
+    horizon: float  # fraction of H
+    vanish_x: float  # fraction of W
     cam_h: float
-    road_l: float           # road extends from X = -road_l to X = +road_r
+    road_l: float  # road extends from X = -road_l to X = +road_r
     road_r: float
     lane_w: float
-    walk: tuple[float, float]       # sidewalk widths left, right (0 = none)
-    grass: tuple[float, float]      # grass strip between road and sidewalk, left/right
+    walk: tuple[float, float]  # sidewalk widths left, right (0 = none)
+    grass: tuple[float, float]  # grass strip between road and sidewalk, left/right
     z_far: float
-    segments: dict                  # side (-1 / +1) → list of (kind, z0, z1, height, u1, u2)
-    skyline: list                   # (kind, X0, X1, height, u1, u2)
-    crosswalk: float | None         # z of a zebra crossing
-    rails: float | None             # X of tram rails
-    things: list = field(default_factory=list)    # dicts with "kind", "X", "z", ...
-    hood: float = 0.0               # ego-vehicle bonnet height (fraction of H)
+    segments: dict  # side (-1 / +1) → list of (kind, z0, z1, height, u1, u2)
+    skyline: list  # (kind, X0, X1, height, u1, u2)
+    crosswalk: float | None  # z of a zebra crossing
+    rails: float | None  # X of tram rails
+    things: list = field(default_factory=list)  # dicts with "kind", "X", "z", ...
+    hood: float = 0.0  # ego-vehicle bonnet height (fraction of H)
 
 
 def _poisson(rng, lam):
@@ -122,10 +158,10 @@ def sample_scene(rng: np.random.Generator, layout: LayoutStats) -> Scene:
     s.skyline = _sample_skyline(rng)
 
     # things ------------------------------------------------------------------------------------
-    s.things += _sample_vehicles(rng, layout, s, lanes)   # train (and its rails), cars, trucks, bus
-    s.things += _sample_two_wheelers(rng, layout, s)      # bicycles and motorcycles, with or without rider
-    s.things += _sample_people(rng, layout, s)            # groups on a sidewalk, or crossing the road
-    s.things += _sample_furniture(rng, layout, s)         # poles (traffic lights), signs, trees
+    s.things += _sample_vehicles(rng, layout, s, lanes)  # train (and its rails), cars, trucks, bus
+    s.things += _sample_two_wheelers(rng, layout, s)  # bicycles and motorcycles, with or without rider
+    s.things += _sample_people(rng, layout, s)  # groups on a sidewalk, or crossing the road
+    s.things += _sample_furniture(rng, layout, s)  # poles (traffic lights), signs, trees
     s.things.sort(key=lambda t: -t["z"])  # painter's order: far to near
     return s
 
@@ -149,9 +185,20 @@ def _sample_street(rng, L: LayoutStats) -> tuple[Scene, int]:
     grass = tuple(u(1.0, 3.0) if rng.random() < L.p_grass_strip else 0.0 for _ in range(2))
     z_far = u(50, 110)
     s = Scene(
-        focal=L.sample_range(rng, "focal"), horizon=L.sample_range(rng, "horizon"), vanish_x=u(0.42, 0.58),
-        cam_h=L.sample_range(rng, "camera_height"), road_l=road_l, road_r=road_r, lane_w=lane_w,
-        walk=walk, grass=grass, z_far=z_far, segments={}, skyline=[], crosswalk=None, rails=None,
+        focal=L.sample_range(rng, "focal"),
+        horizon=L.sample_range(rng, "horizon"),
+        vanish_x=u(0.42, 0.58),
+        cam_h=L.sample_range(rng, "camera_height"),
+        road_l=road_l,
+        road_r=road_r,
+        lane_w=lane_w,
+        walk=walk,
+        grass=grass,
+        z_far=z_far,
+        segments={},
+        skyline=[],
+        crosswalk=None,
+        rails=None,
         hood=L.sample_range(rng, "hood") if L.hood[1] > 0 else 0.0,
     )
     if rng.random() < L.p_crosswalk:
@@ -236,23 +283,60 @@ def _sample_vehicles(rng, L: LayoutStats, s: Scene, lanes: int) -> list:
     if has_train:
         k = int(rng.integers(0, lanes))
         s.rails = _lane_x(s, k)
-        things.append(dict(kind="train", X=_lane_x(s, k), z=u(7, 40), L=u(22, 34), u1=rng.random(), u2=rng.random(),
-                           front=rng.random() < 0.5))
+        things.append(
+            dict(
+                kind="train",
+                X=_lane_x(s, k),
+                z=u(7, 40),
+                L=u(22, 34),
+                u1=rng.random(),
+                u2=rng.random(),
+                front=rng.random() < 0.5,
+            )
+        )
     for _ in range(_poisson(rng, L.n_cars)):
         if rng.random() < L.p_parked:
             side = _random_side(rng)
             X = side * (_road_edge(s, side) - u(0.9, 1.2))
         else:
             X = _lane_x(s, int(rng.integers(0, lanes))) + u(-0.3, 0.3)
-        things.append(dict(kind="car", X=X, z=u(3.5, 55), L=u(3.8, 4.9), w=u(1.7, 1.95), h=u(1.35, 1.6),
-                           u1=rng.random(), u2=rng.random(), front=X > 0.5 and rng.random() < 0.6))
+        things.append(
+            dict(
+                kind="car",
+                X=X,
+                z=u(3.5, 55),
+                L=u(3.8, 4.9),
+                w=u(1.7, 1.95),
+                h=u(1.35, 1.6),
+                u1=rng.random(),
+                u2=rng.random(),
+                front=X > 0.5 and rng.random() < 0.6,
+            )
+        )
     if rng.random() < L.p_truck:
         for _ in range(1 + _poisson(rng, 0.3)):
-            things.append(dict(kind="truck", X=_lane_x(s, int(rng.integers(0, lanes))), z=u(6, 55), L=u(7, 11),
-                               u1=rng.random(), u2=rng.random()))
+            things.append(
+                dict(
+                    kind="truck",
+                    X=_lane_x(s, int(rng.integers(0, lanes))),
+                    z=u(6, 55),
+                    L=u(7, 11),
+                    u1=rng.random(),
+                    u2=rng.random(),
+                )
+            )
     if rng.random() < L.p_bus:
-        things.append(dict(kind="bus", X=_lane_x(s, int(rng.integers(0, lanes))), z=u(6, 50), L=u(11, 13),
-                           u1=rng.random(), u2=rng.random(), front=rng.random() < 0.3))
+        things.append(
+            dict(
+                kind="bus",
+                X=_lane_x(s, int(rng.integers(0, lanes))),
+                z=u(6, 50),
+                L=u(11, 13),
+                u1=rng.random(),
+                u2=rng.random(),
+                front=rng.random() < 0.3,
+            )
+        )
     return things
 
 
@@ -269,8 +353,18 @@ def _sample_two_wheelers(rng, L: LayoutStats, s: Scene) -> list:
                     X = side * (_road_edge(s, side) - u(0.6, 1.4))
                 else:
                     X = _walk_x(rng, s, side)
-                things.append(dict(kind=kind, X=X, z=u(3.5, 35), rider=rider, u1=rng.random(), u2=rng.random(),
-                                   u3=rng.random(), u4=rng.random()))
+                things.append(
+                    dict(
+                        kind=kind,
+                        X=X,
+                        z=u(3.5, 35),
+                        rider=rider,
+                        u1=rng.random(),
+                        u2=rng.random(),
+                        u3=rng.random(),
+                        u4=rng.random(),
+                    )
+                )
     return things
 
 
@@ -284,8 +378,19 @@ def _sample_people(rng, L: LayoutStats, s: Scene) -> list:
         crossing = rng.random() < 0.12
         for _ in range(1 + _poisson(rng, 1.0)):
             X = u(-s.road_l, s.road_r) if crossing else _walk_x(rng, s, side)
-            things.append(dict(kind="person", X=X, z=zc + u(-1.5, 1.5), h=u(1.55, 1.95), u1=rng.random(),
-                               u2=rng.random(), u3=rng.random(), u4=rng.random(), stride=u(0, 0.25)))
+            things.append(
+                dict(
+                    kind="person",
+                    X=X,
+                    z=zc + u(-1.5, 1.5),
+                    h=u(1.55, 1.95),
+                    u1=rng.random(),
+                    u2=rng.random(),
+                    u3=rng.random(),
+                    u4=rng.random(),
+                    stride=u(0, 0.25),
+                )
+            )
     return things
 
 
@@ -296,19 +401,42 @@ def _sample_furniture(rng, L: LayoutStats, s: Scene) -> list:
     for _ in range(_poisson(rng, L.n_poles)):
         side = _random_side(rng)
         X = side * (_road_edge(s, side) + _of_side(s.grass, side) + u(0.3, 0.7))
-        things.append(dict(kind="pole", X=X, z=u(5.0, 60), h=u(4.0, 8.5), w=u(0.14, 0.28),
-                           light=rng.random() < L.p_traffic_light, over_road=rng.random() < 0.35,
-                           lamp=rng.random() < 0.3, green=rng.random() < 0.5, sign=rng.random() < 0.35,
-                           u1=rng.random(), u2=rng.random()))
+        things.append(
+            dict(
+                kind="pole",
+                X=X,
+                z=u(5.0, 60),
+                h=u(4.0, 8.5),
+                w=u(0.14, 0.28),
+                light=rng.random() < L.p_traffic_light,
+                over_road=rng.random() < 0.35,
+                lamp=rng.random() < 0.3,
+                green=rng.random() < 0.5,
+                sign=rng.random() < 0.35,
+                u1=rng.random(),
+                u2=rng.random(),
+            )
+        )
     for _ in range(_poisson(rng, L.n_signs)):
         side = _random_side(rng)
         X = side * (_road_edge(s, side) + _of_side(s.grass, side) + u(0.3, 1.0))
-        things.append(dict(kind="sign", X=X, z=u(5.0, 45), h=u(2.0, 3.0), shape=int(rng.integers(0, 3)),
-                           u1=rng.random(), u2=rng.random(), two=rng.random() < 0.3))
+        things.append(
+            dict(
+                kind="sign",
+                X=X,
+                z=u(5.0, 45),
+                h=u(2.0, 3.0),
+                shape=int(rng.integers(0, 3)),
+                u1=rng.random(),
+                u2=rng.random(),
+                two=rng.random() < 0.3,
+            )
+        )
     for _ in range(_poisson(rng, L.n_trees)):
         side = _random_side(rng)
         edge = _road_edge(s, side) + _of_side(s.grass, side)
         X = side * (edge + max(_of_side(s.walk, side) - u(0.5, 1.2), 0.6))
-        things.append(dict(kind="tree", X=X, z=u(7, 60), r=u(1.3, 2.6), trunk=u(2.0, 3.5), u1=rng.random(),
-                           u2=rng.random()))
+        things.append(
+            dict(kind="tree", X=X, z=u(7, 60), r=u(1.3, 2.6), trunk=u(2.0, 3.5), u1=rng.random(), u2=rng.random())
+        )
     return things

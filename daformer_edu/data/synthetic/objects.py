@@ -28,6 +28,7 @@ the result (``build_segmentor(..., pretrained="embedded")``).
 
 Taught in: notebooks/08_feature_distance.ipynb
 """
+
 from __future__ import annotations
 
 import functools
@@ -46,8 +47,20 @@ __all__ = ["SUBJECTS", "sample_object_scene", "SyntheticObjects"]
 # subject kind → its Cityscapes trainId (the "ImageNet class" of the picture). Stuff subjects are a close
 # view of one side of a street segment of that kind.
 SUBJECTS: dict[str, int] = {
-    "car": 13, "truck": 14, "bus": 15, "train": 16, "motorcycle": 17, "bicycle": 18, "person": 11,
-    "traffic light": 6, "traffic sign": 7, "tree": 8, "building": 2, "wall": 3, "fence": 4, "terrain": 9,
+    "car": 13,
+    "truck": 14,
+    "bus": 15,
+    "train": 16,
+    "motorcycle": 17,
+    "bicycle": 18,
+    "person": 11,
+    "traffic light": 6,
+    "traffic sign": 7,
+    "tree": 8,
+    "building": 2,
+    "wall": 3,
+    "fence": 4,
+    "terrain": 9,
 }
 _SPLIT_INDEX = {"train": 0, "val": 1}
 _OBJECTS_DOMAIN = 2  # random-stream index: SyntheticDomain uses 0 (source) and 1 (target)
@@ -58,10 +71,18 @@ _N_LOOKS = 64
 def _looks() -> list:
     """``_N_LOOKS`` colour tables: the world's palette with hue, saturation and value changed (fixed seed)."""
     rng = np.random.default_rng(7070)
-    return [_palette_table(_shift_palette(_SOURCE_PALETTE, hue=float(rng.uniform(-0.06, 0.08)),
-                                          saturation=float(rng.uniform(0.55, 1.05)),
-                                          value=float(rng.uniform(0.75, 1.05))), 0.15)
-            for _ in range(_N_LOOKS)]
+    return [
+        _palette_table(
+            _shift_palette(
+                _SOURCE_PALETTE,
+                hue=float(rng.uniform(-0.06, 0.08)),
+                saturation=float(rng.uniform(0.55, 1.05)),
+                value=float(rng.uniform(0.75, 1.05)),
+            ),
+            0.15,
+        )
+        for _ in range(_N_LOOKS)
+    ]
 
 
 def _segments(rng, z_far: float, kind: str | None = None) -> list:
@@ -71,8 +92,13 @@ def _segments(rng, z_far: float, kind: str | None = None) -> list:
     while z < z_far:
         k = kind or kinds[int(rng.integers(0, 5))]
         z1 = min(z + rng.uniform(6, 25), z_far)
-        h = {"building": rng.uniform(6, 22), "trees": rng.uniform(3, 10), "wall": rng.uniform(1.2, 3.2),
-             "fence": rng.uniform(1.0, 2.2), "open": 0.0}[k]
+        h = {
+            "building": rng.uniform(6, 22),
+            "trees": rng.uniform(3, 10),
+            "wall": rng.uniform(1.2, 3.2),
+            "fence": rng.uniform(1.0, 2.2),
+            "open": 0.0,
+        }[k]
         segs.append((k, z, z1, h, rng.random(), rng.random()))
         z = z1
     return segs
@@ -111,9 +137,24 @@ def _sample_camera_and_ground(rng) -> tuple[Scene, float]:
     grass = tuple(u(1.0, 3.0) if rng.random() < 0.3 else 0.0 for _ in range(2))
     z_far = u(15, 70)
     # horizon and vanish_x are placeholders: _aim_camera sets them once the subject is placed
-    scene = Scene(focal=focal, horizon=0.5, vanish_x=0.5, cam_h=cam_h, road_l=road_l, road_r=road_r, lane_w=lane_w,
-                  walk=walk, grass=grass, z_far=z_far, segments={}, skyline=[], crosswalk=None, rails=None,
-                  things=[], hood=0.0)
+    scene = Scene(
+        focal=focal,
+        horizon=0.5,
+        vanish_x=0.5,
+        cam_h=cam_h,
+        road_l=road_l,
+        road_r=road_r,
+        lane_w=lane_w,
+        walk=walk,
+        grass=grass,
+        z_far=z_far,
+        segments={},
+        skyline=[],
+        crosswalk=None,
+        rails=None,
+        things=[],
+        hood=0.0,
+    )
     return scene, fill
 
 
@@ -138,8 +179,12 @@ def _place_vehicle(rng, scene: Scene, subject: str, fill: float) -> tuple[float,
     """A car, truck, bus or tram 0–2.5 m aside, as far as makes its width fill ``fill`` of the picture."""
     u = rng.uniform
     # (width, height, length) of each kind; all four lengths are drawn, whichever the subject
-    w, h, L = {"car": (1.8, 1.5, u(3.8, 4.9)), "truck": (2.5, 3.6, u(7, 11)), "bus": (2.55, 3.1, u(11, 13)),
-               "train": (2.65, 3.5, u(22, 34))}[subject]
+    w, h, L = {
+        "car": (1.8, 1.5, u(3.8, 4.9)),
+        "truck": (2.5, 3.6, u(7, 11)),
+        "bus": (2.55, 3.1, u(11, 13)),
+        "train": (2.65, 3.5, u(22, 34)),
+    }[subject]
     X = u(-2.5, 2.5)
     z = scene.focal * (w + 0.4 * abs(X)) / fill
     t = dict(kind=subject, X=X, z=z, L=L, u1=rng.random(), u2=rng.random(), front=rng.random() < 0.4)
@@ -156,8 +201,9 @@ def _place_two_wheeler(rng, scene: Scene, subject: str, fill: float) -> tuple[fl
     X = u(0.8, 2.5) * (1 if rng.random() < 0.5 else -1)
     hgt = 1.9 if rider else 1.05
     z = scene.focal * hgt / fill
-    scene.things.append(dict(kind=subject, X=X, z=z, rider=rider, u1=rng.random(), u2=rng.random(),
-                             u3=rng.random(), u4=rng.random()))
+    scene.things.append(
+        dict(kind=subject, X=X, z=z, rider=rider, u1=rng.random(), u2=rng.random(), u3=rng.random(), u4=rng.random())
+    )
     return z + 0.9, hgt / 2, None  # the side view spans z … z + L: aim at its middle
 
 
@@ -167,9 +213,19 @@ def _place_people(rng, scene: Scene, X: float, fill: float) -> tuple[float, floa
     h = u(1.55, 1.95)
     z = scene.focal * h / fill
     for k in range(1 + int(rng.random() < 0.3)):  # sometimes two people side by side
-        scene.things.append(dict(kind="person", X=X + 0.7 * k * (1 if X < 0 else -1), z=z + 0.3 * k, h=h,
-                                 u1=rng.random(), u2=rng.random(), u3=rng.random(), u4=rng.random(),
-                                 stride=u(0, 0.25)))
+        scene.things.append(
+            dict(
+                kind="person",
+                X=X + 0.7 * k * (1 if X < 0 else -1),
+                z=z + 0.3 * k,
+                h=h,
+                u1=rng.random(),
+                u2=rng.random(),
+                u3=rng.random(),
+                u4=rng.random(),
+                stride=u(0, 0.25),
+            )
+        )
     return z, h / 2, None
 
 
@@ -178,9 +234,22 @@ def _place_traffic_light(rng, scene: Scene, X: float, fill: float) -> tuple[floa
     u = rng.uniform
     h = u(3.0, 5.5)
     z = scene.focal * 1.3 / fill
-    scene.things.append(dict(kind="pole", X=X, z=z, h=h, w=u(0.14, 0.28), light=True, over_road=False,
-                             lamp=False, green=rng.random() < 0.5, sign=rng.random() < 0.3, u1=rng.random(),
-                             u2=rng.random()))
+    scene.things.append(
+        dict(
+            kind="pole",
+            X=X,
+            z=z,
+            h=h,
+            w=u(0.14, 0.28),
+            light=True,
+            over_road=False,
+            lamp=False,
+            green=rng.random() < 0.5,
+            sign=rng.random() < 0.3,
+            u1=rng.random(),
+            u2=rng.random(),
+        )
+    )
     return z, h - 0.6, None
 
 
@@ -190,8 +259,9 @@ def _place_traffic_sign(rng, scene: Scene, X: float, fill: float) -> tuple[float
     h = u(2.0, 3.0)
     two = rng.random() < 0.3
     z = scene.focal * (1.6 if two else 0.9) / fill
-    scene.things.append(dict(kind="sign", X=X, z=z, h=h, shape=int(rng.integers(0, 3)), u1=rng.random(),
-                             u2=rng.random(), two=two))
+    scene.things.append(
+        dict(kind="sign", X=X, z=z, h=h, shape=int(rng.integers(0, 3)), u1=rng.random(), u2=rng.random(), two=two)
+    )
     return z, h - (0.35 if two else 0.0), None
 
 
@@ -226,8 +296,9 @@ def _place_stuff(rng, scene: Scene, subject: str, fill: float) -> tuple[float, f
     return z, centre_y, vanish
 
 
-def _aim_camera(rng, scene: Scene, z: float, centre_y: float, vanish: float | None = None,
-                centre_x: float | None = None) -> None:
+def _aim_camera(
+    rng, scene: Scene, z: float, centre_y: float, vanish: float | None = None, centre_x: float | None = None
+) -> None:
     """Turn the camera towards the subject: set ``scene.horizon`` and ``scene.vanish_x`` (fractions of H, W)."""
     # centre_y: height (m) that should land at the image centre; centre_x: lateral position (m) that should land
     # there (None: the subject's X); vanish: a vanishing column fixed beforehand (stuff), or None.
@@ -248,8 +319,7 @@ def _skyline(rng) -> list:
     while X0 < 60.0:
         wdt = u(6, 25)
         kind = "building" if rng.random() < 0.6 else "trees"
-        skyline.append((kind, X0, X0 + wdt, u(5, 25) if kind == "building" else u(4, 12), rng.random(),
-                        rng.random()))
+        skyline.append((kind, X0, X0 + wdt, u(5, 25) if kind == "building" else u(4, 12), rng.random(), rng.random()))
         X0 += wdt
     return skyline
 
@@ -266,8 +336,9 @@ class SyntheticObjects(torch.utils.data.Dataset):
     Taught in: notebooks/08_feature_distance.ipynb
     """
 
-    def __init__(self, split: str = "train", size: int = 64, length: int = 50000, seed: int = 0,
-                 min_share: float = 0.02):
+    def __init__(
+        self, split: str = "train", size: int = 64, length: int = 50000, seed: int = 0, min_share: float = 0.02
+    ):
         if split not in _SPLIT_INDEX:
             raise ValueError(f"SyntheticObjects: split={split!r}; choose 'train' or 'val'")
         if size < 32:
@@ -294,9 +365,9 @@ class SyntheticObjects(torch.utils.data.Dataset):
         look = _looks()[int(render_rng.integers(0, _N_LOOKS))]
         image = _render_target(cv, scene, render_rng, rgb_table=look)
         classes = np.array([t[0] for t in cv.table], dtype=np.int64)
-        label = classes[cv.inst]                                                    # [S, S]
+        label = classes[cv.inst]  # [S, S]
         counts = np.bincount(label[label != IGNORE_INDEX].ravel(), minlength=NUM_CLASSES)[:NUM_CLASSES]
-        labels = (counts >= self.min_share * S * S).astype(np.float32)             # [19]
+        labels = (counts >= self.min_share * S * S).astype(np.float32)  # [19]
         labels[SUBJECTS[subject]] = 1.0
         return image, labels, SUBJECTS[subject]
 
@@ -304,5 +375,9 @@ class SyntheticObjects(torch.utils.data.Dataset):
         from ..transforms import Normalize
 
         image, labels, subject = self.render(index)
-        return {"image": Normalize()(image)[0], "labels": torch.from_numpy(labels), "subject": subject,
-                "name": f"objects_{self.split}_{index:06d}"}
+        return {
+            "image": Normalize()(image)[0],
+            "labels": torch.from_numpy(labels),
+            "subject": subject,
+            "name": f"objects_{self.split}_{index:06d}",
+        }

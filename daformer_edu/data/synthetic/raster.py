@@ -6,6 +6,7 @@ people, street furniture and the ego vehicle's bonnet into it; ``_rasterize`` dr
 
 Taught in: notebooks/05_pseudo_label_weighting.ipynb
 """
+
 from __future__ import annotations
 
 import math
@@ -31,7 +32,7 @@ class _Canvas:
         self.ch = scene.cam_h
         self.xv = scene.vanish_x * W
         self.yh = scene.horizon * H
-        self.inst = np.zeros((H, W), np.int16)                                      # [H, W]; 0 = sky
+        self.inst = np.zeros((H, W), np.int16)  # [H, W]; 0 = sky
         self.table = [(10, P["sky"], 0.5, 0.5, SKY)]  # (class, part, u1, u2, face)
         self.shadow_boxes = []  # (r0, r1, c0, c1) footprints of vehicles, for the target's cast shadows
 
@@ -98,19 +99,19 @@ class _Canvas:
                 return None
         cols = np.arange(a, b) + 0.5
         with np.errstate(divide="ignore"):
-            z = self.f * X / (cols - self.xv)                                      # [nc] depth per column
+            z = self.f * X / (cols - self.xv)  # [nc] depth per column
         z = np.clip(np.where(z > 0, z, z1), z0, z1)
         top_y = Y1(z) if callable(Y1) else Y1
-        top = self.yh + self.f * (self.ch - top_y) / z                              # [nc]
-        bot = self.yh + self.f * (self.ch - Y0) / z                                 # [nc]
+        top = self.yh + self.f * (self.ch - top_y) / z  # [nc]
+        bot = self.yh + self.f * (self.ch - Y0) / z  # [nc]
         t, d = max(int(math.floor(top.min() + 0.5)), 0), min(int(math.floor(bot.max() + 0.5)) + 1, self.H)
         if t >= d:
             return None
-        rows = (np.arange(t, d) + 0.5)[:, None]                                    # [nr, 1]
+        rows = (np.arange(t, d) + 0.5)[:, None]  # [nr, 1]
         mask = (rows >= top[None, :]) & (rows < np.maximum(bot, top + 1)[None, :])  # [nr, nc]
         if iid is not None:
             self.inst[t:d, a:b][mask] = iid
-        Y = self.ch - (rows - self.yh) * z[None, :] / self.f                        # [nr, nc] height
+        Y = self.ch - (rows - self.yh) * z[None, :] / self.f  # [nr, nc] height
         return t, d, a, b, mask, z, Y
 
     def paint(self, region, cond, iid):
@@ -124,10 +125,10 @@ def _draw_ground(cv: _Canvas, s: Scene):
     r0 = int(math.floor(cv.yh + 0.5))
     if r0 >= H:
         return
-    rr = np.arange(r0, H) + 0.5 - cv.yh                                            # [Hg] rows below horizon
+    rr = np.arange(r0, H) + 0.5 - cv.yh  # [Hg] rows below horizon
     rr = np.maximum(rr, 1e-3)
-    z = (cv.f * cv.ch / rr)[:, None]                                               # [Hg, 1] depth per row
-    X = (np.arange(W) + 0.5 - cv.xv)[None, :] * (cv.ch / rr)[:, None]             # [Hg, W] lateral metres
+    z = (cv.f * cv.ch / rr)[:, None]  # [Hg, 1] depth per row
+    X = (np.arange(W) + 0.5 - cv.xv)[None, :] * (cv.ch / rr)[:, None]  # [Hg, W] lateral metres
     g = np.full(X.shape, cv.add(9, "terrain", face=GROUND), np.int16)
     gl, gr = s.grass
     wl, wr = s.walk
@@ -137,7 +138,8 @@ def _draw_ground(cv: _Canvas, s: Scene):
     right_walk = (X > s.road_r + gr) & (X <= s.road_r + gr + wr)
     g[left_walk | right_walk] = walk_id
     curb = ((X < -(s.road_l + gl)) & (X >= -(s.road_l + gl + 0.25)) & (wl > 0)) | (
-        (X > s.road_r + gr) & (X <= s.road_r + gr + 0.25) & (wr > 0))
+        (X > s.road_r + gr) & (X <= s.road_r + gr + 0.25) & (wr > 0)
+    )
     g[curb] = curb_id
     road = (X >= -s.road_l) & (X <= s.road_r)
     g[road] = cv.add(0, "road", face=GROUND)
@@ -338,7 +340,7 @@ def _draw_two_wheeler(cv: _Canvas, t: dict):
         if kind == "bicycle":
             _wheels_on_side(cv, reg, (z + r, z + L - r), r, wheel, ring=True)
             thick = max(0.05, 1.2 * float(zz.mean()) / cv.f)
-            zr = (zz - z - r) / (L - 2 * r)                                          # 0 at rear axle, 1 at front
+            zr = (zz - z - r) / (L - 2 * r)  # 0 at rear axle, 1 at front
             bar = (np.abs(Y - (r + 0.45 * np.clip(zr, 0, 1))) < thick) & (zr > 0) & (zr < 1)
             bar |= (np.abs(zr - 0.35) < thick / (L - 2 * r)) & (Y > r) & (Y < 0.95)
             bar |= (np.abs(zr - 0.95) < thick / (L - 2 * r)) & (Y > r) & (Y < 1.05)
@@ -354,8 +356,9 @@ def _draw_two_wheeler(cv: _Canvas, t: dict):
     if kind == "motorcycle":
         cv.box(X - 0.24, X + 0.24, 0.35, 0.95, z + 0.1, cv.add(cls, part, t["u1"], t["u2"]))
     if t.get("rider"):
-        _draw_person(cv, dict(X=X, z=z + 0.2, u1=t["u3"], u2=t["u4"], u3=t["u1"], u4=t["u2"]), cls=12,
-                     base_y=0.95, seated=True)
+        _draw_person(
+            cv, dict(X=X, z=z + 0.2, u1=t["u3"], u2=t["u4"], u3=t["u1"], u4=t["u2"]), cls=12, base_y=0.95, seated=True
+        )
 
 
 def _draw_furniture(cv: _Canvas, t: dict):
@@ -378,8 +381,11 @@ def _draw_furniture(cv: _Canvas, t: dict):
             cv.box(min(X, Xl), max(X, Xl), h - 0.12, h, z, pole)
             cv.box(Xl - 0.3, Xl + 0.3, h - 0.25, h - 0.05, z, pole)
         if t["sign"]:
-            _draw_sign(cv, dict(X=X, z=z - 0.05, h=2.4, shape=int(t["u2"] * 3), u1=t["u2"], u2=t["u1"], two=False),
-                       with_pole=False)
+            _draw_sign(
+                cv,
+                dict(X=X, z=z - 0.05, h=2.4, shape=int(t["u2"] * 3), u1=t["u2"], u2=t["u1"], two=False),
+                with_pole=False,
+            )
     elif kind == "sign":
         _draw_sign(cv, t, with_pole=True)
     elif kind == "tree":
@@ -411,8 +417,8 @@ def _draw_hood(cv: _Canvas, s: Scene):
         return
     H, W = cv.H, cv.W
     top = H * (1 - s.hood)
-    c = (np.arange(W) + 0.5 - W / 2) / (W / 2)                                   # [-1, 1]
-    edge = top + H * s.hood * 0.7 * c ** 2                                         # [W] bonnet outline
+    c = (np.arange(W) + 0.5 - W / 2) / (W / 2)  # [-1, 1]
+    edge = top + H * s.hood * 0.7 * c**2  # [W] bonnet outline
     r0 = max(int(top), 0)
     rows = (np.arange(r0, H) + 0.5)[:, None]
     m = rows >= edge[None, :]

@@ -26,6 +26,7 @@ tiles       sidewalk              a grid of dark joints
 
 Taught in: notebooks/05_pseudo_label_weighting.ipynb
 """
+
 from __future__ import annotations
 
 import functools
@@ -33,7 +34,7 @@ import functools
 import numpy as np
 from PIL import Image
 
-from .palette import P, PARTS
+from .palette import PARTS, P
 
 __all__: list[str] = []
 
@@ -70,15 +71,15 @@ def _pattern_bank(H: int, W: int) -> np.ndarray:
 
     leaves = np.tanh(2.0 * smooth(max(H // 40, 2))) + 0.3 * white
     tall = rng.standard_normal((h2 + 5, w2)).astype(np.float32)
-    grass = sum(tall[k:k + h2] for k in range(6)) / np.sqrt(6.0)                  # streaks down the columns
-    p = max(3, round(H / 32))                                                      # block height (pixels)
+    grass = sum(tall[k : k + h2] for k in range(6)) / np.sqrt(6.0)  # streaks down the columns
+    p = max(3, round(H / 32))  # block height (pixels)
     course = yy // p
     mortar = (yy % p == 0) | ((xx + (course % 2) * p) % (2 * p) == 0)
     blocks = np.where(mortar, -1.5, 0.25 * white)
-    q = max(3, round(W / 96))                                                      # board width
+    q = max(3, round(W / 96))  # board width
     board = rng.normal(0.0, 0.6, size=w2 // q + 2).astype(np.float32)[xx // q]
     slats = np.where(xx % q == 0, -1.5, board)
-    t = max(4, round(H / 20))                                                      # tile side
+    t = max(4, round(H / 20))  # tile side
     tiles = np.where((yy % t == 0) | (xx % t == 0), -1.2, 0.2 * white)
     bank = np.stack([np.zeros((h2, w2), np.float32), leaves, grass, blocks, slats, tiles]).astype(np.float32)
     bank[1:] -= bank[1:].mean(axis=(1, 2), keepdims=True)
@@ -93,10 +94,10 @@ def _pattern_shade(inst: np.ndarray, parts: np.ndarray, amplitude: np.ndarray, r
     """
     H, W = inst.shape
     oy, ox = int(rng.integers(0, H)), int(rng.integers(0, W))
-    amp = amplitude[parts][inst]                                                   # [H, W]
+    amp = amplitude[parts][inst]  # [H, W]
     if not amp.any():
         return None
-    pid = _PATTERN_ID[parts][inst]                                                 # [H, W]
-    bank = _pattern_bank(H, W)[:, oy:oy + H, ox:ox + W]                            # [n_patterns, H, W]
-    pattern = np.take_along_axis(bank, pid[None], axis=0)[0]                      # [H, W]
+    pid = _PATTERN_ID[parts][inst]  # [H, W]
+    bank = _pattern_bank(H, W)[:, oy : oy + H, ox : ox + W]  # [n_patterns, H, W]
+    pattern = np.take_along_axis(bank, pid[None], axis=0)[0]  # [H, W]
     return (1.0 + amp * pattern).astype(np.float32)
