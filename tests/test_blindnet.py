@@ -205,8 +205,26 @@ def test_pretrained_start_loads_the_embedded_encoder():
     for name, value in shipped.items():
         assert torch.equal(ours[name], value.to(ours[name].dtype)), name
     torch.manual_seed(0)
-    random = BlindNet(BlindNetConfig()).segmentor.encoder.state_dict()     # control: the default is random weights
+    random = BlindNet(BlindNetConfig(pretrained=None)).segmentor.encoder.state_dict()   # control: random weights
     assert any(not torch.equal(random[n], ours[n]) for n in shipped)
+
+
+def test_defaults_start_from_the_embedded_weights_with_pytorchs_head_init():
+    """The default run starts as BlindNet's does, from a pre-trained encoder; the head starts as PyTorch starts it
+    (measured better for BlindNet at this scale than mmcv's init, the package default: BlindNetConfig.head_init)."""
+    from daformer_edu.models.embedded import load_embedded_weights
+
+    torch.manual_seed(0)
+    net = BlindNet(BlindNetConfig())
+    shipped = load_embedded_weights("mit_b0")
+    ours = net.segmentor.encoder.state_dict()
+    assert all(torch.equal(ours[n], v.to(ours[n].dtype)) for n, v in shipped.items())
+    cls = net.segmentor.head.classifier  # PyTorch: W, b ~ U(±1/√fan_in); mmcv: W ~ N(0, 0.01), b = 0
+    bound = 1 / cls.weight[0].numel() ** 0.5
+    assert cls.bias.abs().max() > 0 and cls.bias.abs().max() <= bound and cls.weight.abs().max() <= bound
+    torch.manual_seed(0)
+    mmcv = BlindNet(BlindNetConfig(head_init="mmcv")).segmentor.head.classifier
+    assert torch.equal(mmcv.bias, torch.zeros_like(mmcv.bias)) and 0.007 < float(mmcv.weight.std()) < 0.013
 
 
 # --- the official rules in the training loop ----------------------------------------------------------------
@@ -214,7 +232,6 @@ def test_pretrained_start_loads_the_embedded_encoder():
 
 def test_cwcl_split_reads_the_original_views_prediction(monkeypatch):
     import daformer_edu.dg.blindnet as bn
-
     from daformer_edu.models.heads import DAFormerHead
 
     seen = {}
@@ -282,11 +299,12 @@ def test_instance_norm_sits_in_the_forward_path():
         assert f0.mean(-1).abs().max() > 1e-2 or f0.var(-1, unbiased=False).sub(1).abs().max() > 1e-2
 
 
-def test_previous_defaults_and_source_only_switch_the_official_rules_off():
+def test_simple_rules_and_source_only_switch_the_official_rules_off():
     cfg = BlindNetConfig()
     assert (cfg.cwcl_split_view, cfg.per_image_sampling, cfg.sdcl_detach_negatives, cfg.ccl_detach_original,
             cfg.original_blur, cfg.instance_norm, cfg.sdcl_negatives) == ("original", True, False, True, True, True, 20)
-    old = cfg.previous_defaults()
+    old = cfg.simple_rules()
+    assert old == cfg.previous_defaults()  # the other name of the same rules
     assert (old.cwcl_split_view, old.per_image_sampling, old.sdcl_detach_negatives, old.ccl_detach_original,
             old.original_blur, old.instance_norm) == ("augmented", False, True, False, False, False)
     assert not cfg.source_only().instance_norm

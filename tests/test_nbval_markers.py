@@ -70,12 +70,10 @@ IGNORED = {
     ("09_full_uda.ipynb", "exp1-code"): TRAINING + " (09: 20 iterations of the experiment on α_max)",
     ("10_domain_generalization.ipynb", "b48170f4"): TRAINING + " (10: source-only and BlindNet, with their times)",
     ("10_domain_generalization.ipynb", "b7c94c93"): TRAINING + " (10: their target IoU per class after 50 steps)",
-    ("11_unsupervised_stego.ipynb", "a3832c2e"): TRAINING + " (11)",
-    ("11_unsupervised_stego.ipynb", "7c6c3da1"): TRAINING + " (11)",
-    ("11_unsupervised_stego.ipynb", "21402360"): TRAINING + " (11)",
-    ("11_unsupervised_stego.ipynb", "63e51dc6"): TRAINING + " (11)",
-    ("11_unsupervised_stego.ipynb", "ac145c6c"): TRAINING + " (11)",
-    ("11_unsupervised_stego.ipynb", "ad6c90fd"): TRAINING + " (11)",
+    ("11_unsupervised_stego.ipynb", "21402360"): TRAINING + " (11: the STEGO head's losses, with its time)",
+    ("11_unsupervised_stego.ipynb", "63e51dc6"): TRAINING + " (11: scores of the trained head's clusters)",
+    ("11_unsupervised_stego.ipynb", "ac145c6c"): TRAINING + " (11: the linear probe trained on the codes)",
+    ("11_unsupervised_stego.ipynb", "ad6c90fd"): TRAINING + " (11: the closing table holds this run's scores)",
 }
 
 # Compared cells that may end in a ';' (none: every plotting cell ends with plt.show()).

@@ -68,7 +68,7 @@ class PhotometricAugment:
 
 
 #: The original view: jitter (0.4, 0.4, 0.4, 0.1) with p = 0.5, then blur σ ~ U(0.15, 1.3) always (official
-#: ``--color_aug 0.5 --gblur``; ``BlindNetConfig(original_blur=False)`` drops the blur, as the simplified rules do).
+#: ``--color_aug 0.5 --gblur``; ``BlindNetConfig(original_blur=False)`` drops the blur, as the simpler rules do).
 ORIGINAL_VIEW = PhotometricAugment(0.4, 0.4, 0.4, 0.1, jitter_p=0.5, blur_p=1.0, blur_sigma=(0.15, 1.3))
 #: The style view: jitter (0.8, 0.8, 0.8, 0.3) always, then blur σ ~ U(0.15, 1.3) always.
 STYLE_VIEW = PhotometricAugment(0.8, 0.8, 0.8, 0.3, jitter_p=1.0, blur_p=1.0, blur_sigma=(0.15, 1.3))

@@ -27,8 +27,8 @@ Decoder (InfoNCE on L2-normalised projections, temperature τ = 0.07):
 ``sg`` = stop-gradient (``.detach()``). The original view's embeddings (CWCL's positives and negatives,
 SDCL's positives) are detached, as in the official ``feats_k.detach()``. SDCL's negatives come from the
 augmented view and, officially, keep their gradient (``detach_negatives=False``); the functions' defaults
-(batch-wide sampling, detached negatives) are the package's simplified rules, kept so existing calls give the
-same numbers — :class:`~daformer_edu.dg.blindnet.BlindNetConfig` switches the official rules on.
+(batch-wide sampling, detached negatives) are the simpler rules (``BlindNetConfig.simple_rules()``), the
+easier ones to read — :class:`~daformer_edu.dg.blindnet.BlindNetConfig` switches the official rules on.
 
 Taught in: notebooks/10_domain_generalization.ipynb
 """
@@ -222,7 +222,7 @@ def sample_class_anchors(label: torch.Tensor, prediction: torch.Tensor, max_clas
     - ``per_image=True`` (official ``_hard_anchor_sampling``): each image on its own; a class is used only
       if it has **more than** ``n`` pixels in that image (``> max_views``, so 50 pixels are skipped, 51 kept),
       the first ``max_classes`` of them in class-id order.
-    - ``per_image=False`` (the package's simplified rule): over the whole batch; the classes present are
+    - ``per_image=False`` (the simpler rule): over the whole batch; the classes present are
       shuffled and the first ``max_classes`` kept; a class with fewer than ``n`` pixels gives all of them.
 
     Not reproduced: the official code fills the unused class slots of an image with random pixels (of any
@@ -325,7 +325,7 @@ def semantic_disentanglement_contrastive_loss(embedding: torch.Tensor, embedding
       gets the same ``negatives_per_class`` pixels of GT c_i *of that image* (official ``num_patch`` = 20);
       a confusion whose class has fewer pixels there gives no anchor; then at most ``max_anchors`` anchors
       of the batch are kept at random (official 1000 per image).
-    - ``per_image=False`` (the simplified rule): at most ``max_anchors`` anchors drawn first, negatives from the
+    - ``per_image=False`` (the simpler rule): at most ``max_anchors`` anchors drawn first, negatives from the
       whole batch (up to ``negatives_per_class`` per class; a class with no GT pixel drops its anchors).
 
     ``detach_negatives=False`` lets the gradient flow into the negatives too (official: they are taken from

@@ -68,15 +68,15 @@ class StegoConfig:
     ``feature_samples`` points per side are drawn per image (official 11 → 11×11 points). ``levels`` picks
     the encoder stages whose maps are concatenated as the frozen feature (see :func:`backbone_features`).
     ``neg_samples`` (official 5) random pairings per batch and ``correlation_dropout`` (F on dropped-out
-    features) follow the official code; ``neg_samples=1, correlation_dropout=False`` is a
-    simpler variant (one pairing, F on the clean features).
+    features) follow the official code; ``neg_samples=1, correlation_dropout=False`` is the simpler form (one
+    pairing, F on the clean features).
 
     Taught in: notebooks/11_unsupervised_stego.ipynb
     """
 
     code_dim: int = 32  # D, the code size (official: 70 for COCO-Stuff, 100 for Cityscapes)
     hidden_dim: int | None = None  # width of the nonlinear branch (None = the feature width, as official)
-    levels: tuple[int, ...] = (1, 2, 3)  # MiT stages (0-based) concatenated at the resolution of the first
+    levels: tuple[int, ...] = (1, 2, 3)  # indices of MiT's stages 1–4: (1, 2, 3) = stages 2–4, joined at stage 2's 1/8
     feature_samples: int = 11  # points per side sampled per image (11×11 = 121 points)
     num_neighbors: int = 7  # k of the kNN table
     lambda_self: float = 1.0
@@ -86,7 +86,7 @@ class StegoConfig:
     b_knn: float = 0.18
     b_rand: float = 0.31
     dropout: float = 0.1  # Dropout2d on the features before the head (official 0.1)
-    neg_samples: int = 5  # random pairings per batch, the random term is their mean (official 5; 1 = one pairing)
+    neg_samples: int = 5  # random pairings per batch, the random term is their mean (official 5; 1 = the simpler form)
     correlation_dropout: bool = True  # F is computed on dropped-out features (official); False: on the clean ones
     lr: float = 5e-4  # Adam, as the official code
     batch_size: int = 16
@@ -133,7 +133,8 @@ def backbone_features(encoder: nn.Module, images: torch.Tensor, levels: Sequence
     concatenated along channels. For MiT-B0 and ``levels=(1, 2, 3)``: 64 + 160 + 256 = 480 channels at 1/8.
 
     ``images`` ``[N, 3, H, W]`` (normalised) → ``[N, ΣC, h, w]``. STEGO uses DINO ViT features at 1/8
-    (patch 8); a hierarchical MiT gives 1/8 at stage 1 and coarser, more semantic maps deeper, so we join them.
+    (patch 8); a hierarchical MiT gives 1/8 at stage 2 (index 1) and coarser, more semantic maps at stages 3–4
+    (indices 2, 3), so we join them.
 
     Taught in: notebooks/11_unsupervised_stego.ipynb
     """
