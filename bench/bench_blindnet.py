@@ -30,6 +30,7 @@ settings). With a hundred
 iterations the differences are of the order of the seed noise: read them as a small-scale ablation, not as a
 reproduction of the paper's table.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -64,11 +65,20 @@ def parse(argv=None) -> argparse.Namespace:
     p.add_argument("--val-length", type=int, default=32)
     p.add_argument("--device", default="cpu")
     p.add_argument("--only", nargs="*", default=None, help="row names to run (default: all)")
-    p.add_argument("--rules", "--defaults", dest="rules", choices=("official", "published", "simple", "previous"),
-                   default="official", help="official BlindNet rules (default) or the simpler ones "
-                   "(BlindNetConfig.simple_rules(); 'published' and 'previous' are other names of the two)")
-    p.add_argument("--pretrained", default=BlindNetConfig.pretrained,
-                   help="encoder start: 'embedded' (default), a weights file, or 'none' for random weights")
+    p.add_argument(
+        "--rules",
+        "--defaults",
+        dest="rules",
+        choices=("official", "published", "simple", "previous"),
+        default="official",
+        help="official BlindNet rules (default) or the simpler ones "
+        "(BlindNetConfig.simple_rules(); 'published' and 'previous' are other names of the two)",
+    )
+    p.add_argument(
+        "--pretrained",
+        default=BlindNetConfig.pretrained,
+        help="encoder start: 'embedded' (default), a weights file, or 'none' for random weights",
+    )
     p.add_argument("--head-init", default=BlindNetConfig.head_init, choices=("mmcv", "pytorch"))
     p.add_argument("--lr", type=float, default=BlindNetConfig.lr)
     p.add_argument("--out", default=None, help="write the table as JSON here")
@@ -79,8 +89,14 @@ def main(argv=None):
     args = parse(argv)
     warnings.simplefilter("ignore", UserWarning)
     pretrained = None if str(args.pretrained).lower() == "none" else args.pretrained
-    base = BlindNetConfig(iterations=args.iterations, val_length=args.val_length, device=args.device,
-                          pretrained=pretrained, head_init=args.head_init, lr=args.lr)
+    base = BlindNetConfig(
+        iterations=args.iterations,
+        val_length=args.val_length,
+        device=args.device,
+        pretrained=pretrained,
+        head_init=args.head_init,
+        lr=args.lr,
+    )
     if args.rules in ("simple", "previous"):
         base = base.simple_rules()
     table = {}
@@ -96,20 +112,32 @@ def main(argv=None):
             accs.append(round(ev["acc"], 2))
             secs.append(round(res.seconds, 1))
             ious.append([None if v != v else round(v, 2) for v in map(float, ev["iou"])])  # per class, NaN: absent
-            print(f"  {name}, seed {seed}: mIoU {ev['miou']:.2f}, acc {ev['acc']:.2f} ({res.seconds:.0f} s)", flush=True)
-        table[name] = {"mean": round(float(np.mean(mious)), 2), "std": round(float(np.std(mious)), 2),
-                       "per_seed": mious, "acc": round(float(np.mean(accs)), 2), "seconds": secs,
-                       "per_class_iou": ious}
-    print(f"\nBlindNet ablation, synthetic source → target val ({args.val_length} images), {args.iterations} "
-          f"iterations, seeds {args.seeds}, device {args.device}, rules {args.rules}, pretrained {pretrained}, "
-          f"head init {args.head_init}, lr {args.lr:g}")
+            print(
+                f"  {name}, seed {seed}: mIoU {ev['miou']:.2f}, acc {ev['acc']:.2f} ({res.seconds:.0f} s)", flush=True
+            )
+        table[name] = {
+            "mean": round(float(np.mean(mious)), 2),
+            "std": round(float(np.std(mious)), 2),
+            "per_seed": mious,
+            "acc": round(float(np.mean(accs)), 2),
+            "seconds": secs,
+            "per_class_iou": ious,
+        }
+    print(
+        f"\nBlindNet ablation, synthetic source → target val ({args.val_length} images), {args.iterations} "
+        f"iterations, seeds {args.seeds}, device {args.device}, rules {args.rules}, pretrained {pretrained}, "
+        f"head init {args.head_init}, lr {args.lr:g}"
+    )
     print(f"{'run':<26} {'mIoU %':>7} {'± sd':>6} {'acc %':>7} {'s/run':>6}  per seed")
     for name, r in table.items():
-        print(f"{name:<26} {r['mean']:7.2f} {r['std']:6.2f} {r['acc']:7.2f} {np.mean(r['seconds']):6.0f}  "
-              f"{' '.join(f'{v:.2f}' for v in r['per_seed'])}")
+        print(
+            f"{name:<26} {r['mean']:7.2f} {r['std']:6.2f} {r['acc']:7.2f} {np.mean(r['seconds']):6.0f}  "
+            f"{' '.join(f'{v:.2f}' for v in r['per_seed'])}"
+        )
     if args.out:
-        settings = {k: getattr(args, k) for k in ("iterations", "seeds", "val_length", "device", "rules", "head_init",
-                                                  "lr")}
+        settings = {
+            k: getattr(args, k) for k in ("iterations", "seeds", "val_length", "device", "rules", "head_init", "lr")
+        }
         settings.update(pretrained=pretrained, machine=f"{platform.machine()}, {os.cpu_count()} CPUs")
         with open(args.out, "w", encoding="utf-8") as fh:
             json.dump({"settings": settings, "rows": table}, fh, indent=1, ensure_ascii=False)

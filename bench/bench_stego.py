@@ -22,6 +22,7 @@ training seconds. Controls: k-means on the raw frozen features (no STEGO head), 
 and STEGO on it at the best shares, and a linear probe on the best codes (uses labels: not an unsupervised number).
 ``--out`` writes everything as JSON.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -60,10 +61,14 @@ def load_backbone(kind: str, checkpoint: str | None):
     if checkpoint is not None:
         ck = torch.load(checkpoint, map_location="cpu", weights_only=False)
         c = ck["config"]
-        model = build_segmentor(c["encoder"], c["head"], 19, pretrained=None, embed_dim=c["embed_dim"],
-                                channels=c["head_channels"])
+        model = build_segmentor(
+            c["encoder"], c["head"], 19, pretrained=None, embed_dim=c["embed_dim"], channels=c["head_channels"]
+        )
         model.load_state_dict(ck["model"])
-        return model.encoder.eval(), f"{c['encoder']} {c['mode']} ({c['preset']}, {ck['iteration']} it, seed {c['seed']})"
+        return (
+            model.encoder.eval(),
+            f"{c['encoder']} {c['mode']} ({c['preset']}, {ck['iteration']} it, seed {c['seed']})",
+        )
     torch.manual_seed(0)
     pretrained = "embedded" if kind == "embedded" else None
     enc = build_segmentor("mit_b0", num_classes=19, embed_dim=32, channels=32, pretrained=pretrained).encoder.eval()
@@ -74,9 +79,11 @@ def centred_correlations(feats: torch.Tensor, knn: torch.Tensor) -> dict[str, to
     """F^SC of 16 images with themselves, their first kNN partner and a derangement (seed 0): the notebook's rule."""
     f16 = feats[:16]
     perm = derangement(16, torch.Generator().manual_seed(0))
-    return {"self": spatial_centering(correlation(f16, f16)).flatten(),
-            "kNN": spatial_centering(correlation(f16, feats[knn[:16, 0]])).flatten(),
-            "random": spatial_centering(correlation(f16, f16[perm])).flatten()}
+    return {
+        "self": spatial_centering(correlation(f16, f16)).flatten(),
+        "kNN": spatial_centering(correlation(f16, feats[knn[:16, 0]])).flatten(),
+        "random": spatial_centering(correlation(f16, f16[perm])).flatten(),
+    }
 
 
 def shifts_for(values: dict, shares) -> tuple[float, float, float]:
@@ -113,8 +120,9 @@ def main(argv=None):
         return round(r["miou"], 2), round(r["acc"], 2)  # percent
 
     def stego(ft, b, seed):
-        cfg = StegoConfig(b_self=b[0], b_knn=b[1], b_rand=b[2], iterations=args.iterations, batch_size=8,
-                          hidden_dim=128, seed=seed)
+        cfg = StegoConfig(
+            b_self=b[0], b_knn=b[1], b_rand=b[2], iterations=args.iterations, batch_size=8, hidden_dim=128, seed=seed
+        )
         head, hist = train_stego(ft, cfg)
         return head, hist["wall_time_s"]
 
@@ -122,11 +130,21 @@ def main(argv=None):
     ft, fv = backbone_features(encoder, xt), backbone_features(encoder, xv)
     values = centred_correlations(ft, knn_table(ft.mean(dim=(2, 3)), 7))
     print(f"backbone: {desc}; images {H}x{W}; features {tuple(ft.shape[1:])}; k = {k} classes present in val")
-    res = {"backbone": desc, "size": [H, W], "train_images": args.train_images, "val_images": args.val_images,
-           "iterations": args.iterations, "k": k, "raw_kmeans": score(ft, fv), "runs": [],
-           "machine": f"{platform.machine()}, {torch.get_num_threads()} threads"}
+    res = {
+        "backbone": desc,
+        "size": [H, W],
+        "train_images": args.train_images,
+        "val_images": args.val_images,
+        "iterations": args.iterations,
+        "k": k,
+        "raw_kmeans": score(ft, fv),
+        "runs": [],
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+    }
     print(f"{'setting':<34} {'shares':<20} {'b':<22} {'mIoU':>6} {'acc':>6} {'s':>5}")
-    print(f"{'k-means on raw frozen features':<34} {'':<20} {'':<22} {res['raw_kmeans'][0]:6.2f} {res['raw_kmeans'][1]:6.2f}")
+    print(
+        f"{'k-means on raw frozen features':<34} {'':<20} {'':<22} {res['raw_kmeans'][0]:6.2f} {res['raw_kmeans'][1]:6.2f}"
+    )
     settings = {"official Cityscapes b": (shares_of(values, OFFICIAL_B), OFFICIAL_B)}
     settings.update({f"shares {s}": (s, shifts_for(values, s)) for s in SHARES})
     heads = {}
@@ -136,8 +154,17 @@ def main(argv=None):
         head, secs = stego(ft, b, seed)
         m, a = score(predict_codes(head, ft), predict_codes(head, fv))
         print(f"{name + f' seed {seed}':<34} {str(shares):<20} {str(b):<22} {m:6.2f} {a:6.2f} {secs:5.0f}", flush=True)
-        res["runs"].append({"setting": name, "shares": list(shares), "b": list(b), "seed": seed, "miou": m, "acc": a,
-                            "train_s": round(secs, 1)})
+        res["runs"].append(
+            {
+                "setting": name,
+                "shares": list(shares),
+                "b": list(b),
+                "seed": seed,
+                "miou": m,
+                "acc": a,
+                "train_s": round(secs, 1),
+            }
+        )
         heads[(name, seed)] = head
         return m
 
@@ -149,11 +176,18 @@ def main(argv=None):
     for name in dict.fromkeys(["official Cityscapes b", best]):
         ms = [r["miou"] for r in res["runs"] if r["setting"] == name]
         acc = [r["acc"] for r in res["runs"] if r["setting"] == name]
-        res["summary"][name] = {"shares": list(settings[name][0]), "b": list(settings[name][1]),
-                                "miou_mean": round(sum(ms) / len(ms), 2), "miou_min": min(ms), "miou_max": max(ms),
-                                "acc_mean": round(sum(acc) / len(acc), 2)}
-        print(f"{name}: mIoU over seeds 0-2 {sum(ms) / len(ms):.2f} (min {min(ms):.2f}, max {max(ms):.2f}), "
-              f"acc {sum(acc) / len(acc):.2f}")
+        res["summary"][name] = {
+            "shares": list(settings[name][0]),
+            "b": list(settings[name][1]),
+            "miou_mean": round(sum(ms) / len(ms), 2),
+            "miou_min": min(ms),
+            "miou_max": max(ms),
+            "acc_mean": round(sum(acc) / len(acc), 2),
+        }
+        print(
+            f"{name}: mIoU over seeds 0-2 {sum(ms) / len(ms):.2f} (min {min(ms):.2f}, max {max(ms):.2f}), "
+            f"acc {sum(acc) / len(acc):.2f}"
+        )
     res["best"] = best
     # linear probe on the best codes of seed 0 (labels of half of val to train, the other half to test)
     n2 = len(xv) // 2
@@ -162,16 +196,23 @@ def main(argv=None):
     with torch.no_grad():
         pred = F.interpolate(probe(cv[n2:]), size=(H, W), mode="bilinear").argmax(1)
     res["linear_probe_miou"] = round(100 * mean_iou(confusion_matrix(pred, yv[n2:], 19)), 2)
-    print(f"linear probe on the best codes (labels of val[:{n2}], scored on val[{n2}:]): mIoU {res['linear_probe_miou']:.2f}")
+    print(
+        f"linear probe on the best codes (labels of val[:{n2}], scored on val[{n2}:]): mIoU {res['linear_probe_miou']:.2f}"
+    )
     if args.checkpoint is not None or args.backbone != "random":  # what does the backbone's pre-training buy?
         enc0, _ = load_backbone("random", None)
         ft0, fv0 = backbone_features(enc0, xt), backbone_features(enc0, xv)
         b0 = shifts_for(centred_correlations(ft0, knn_table(ft0.mean(dim=(2, 3)), 7)), settings[best][0])
         head0, _ = stego(ft0, b0, 0)
-        res["random_init"] = {"raw_kmeans": score(ft0, fv0), "stego": score(predict_codes(head0, ft0),
-                                                                            predict_codes(head0, fv0)), "b": list(b0)}
-        print(f"random-init encoder: raw k-means {res['random_init']['raw_kmeans']}, STEGO at the best shares "
-              f"(b {b0}) {res['random_init']['stego']}")
+        res["random_init"] = {
+            "raw_kmeans": score(ft0, fv0),
+            "stego": score(predict_codes(head0, ft0), predict_codes(head0, fv0)),
+            "b": list(b0),
+        }
+        print(
+            f"random-init encoder: raw k-means {res['random_init']['raw_kmeans']}, STEGO at the best shares "
+            f"(b {b0}) {res['random_init']['stego']}"
+        )
     res["wall_time_s"] = round(time.perf_counter() - t_all)
     print(f"best: {best} (b {settings[best][1]}); total {res['wall_time_s']} s")
     if args.out:

@@ -1,4 +1,5 @@
 """BlindNet wrapper, views and training loop: runs, stays finite, and never touches a target image."""
+
 import dataclasses
 import warnings
 
@@ -22,8 +23,16 @@ from daformer_edu.dg import (
     train_blindnet,
 )
 
-TINY = dict(iterations=2, batch_size=2, image_size=(64, 96), crop_size=(64, 64), synthetic_train_length=8,
-            val_length=2, projection_dim=16, samples_per_class=8)
+TINY = dict(
+    iterations=2,
+    batch_size=2,
+    image_size=(64, 96),
+    crop_size=(64, 64),
+    synthetic_train_length=8,
+    val_length=2,
+    projection_dim=16,
+    samples_per_class=8,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -200,12 +209,12 @@ def test_pretrained_start_loads_the_embedded_encoder():
 
     torch.manual_seed(0)
     net = BlindNet(BlindNetConfig(pretrained="embedded"))
-    shipped = load_embedded_weights("mit_b0")                               # the file's tensors, float16 → float32
+    shipped = load_embedded_weights("mit_b0")  # the file's tensors, float16 → float32
     ours = net.segmentor.encoder.state_dict()
     for name, value in shipped.items():
         assert torch.equal(ours[name], value.to(ours[name].dtype)), name
     torch.manual_seed(0)
-    random = BlindNet(BlindNetConfig(pretrained=None)).segmentor.encoder.state_dict()   # control: random weights
+    random = BlindNet(BlindNetConfig(pretrained=None)).segmentor.encoder.state_dict()  # control: random weights
     assert any(not torch.equal(random[n], ours[n]) for n in shipped)
 
 
@@ -301,12 +310,25 @@ def test_instance_norm_sits_in_the_forward_path():
 
 def test_simple_rules_and_source_only_switch_the_official_rules_off():
     cfg = BlindNetConfig()
-    assert (cfg.cwcl_split_view, cfg.per_image_sampling, cfg.sdcl_detach_negatives, cfg.ccl_detach_original,
-            cfg.original_blur, cfg.instance_norm, cfg.sdcl_negatives) == ("original", True, False, True, True, True, 20)
+    assert (
+        cfg.cwcl_split_view,
+        cfg.per_image_sampling,
+        cfg.sdcl_detach_negatives,
+        cfg.ccl_detach_original,
+        cfg.original_blur,
+        cfg.instance_norm,
+        cfg.sdcl_negatives,
+    ) == ("original", True, False, True, True, True, 20)
     old = cfg.simple_rules()
     assert old == cfg.previous_defaults()  # the other name of the same rules
-    assert (old.cwcl_split_view, old.per_image_sampling, old.sdcl_detach_negatives, old.ccl_detach_original,
-            old.original_blur, old.instance_norm) == ("augmented", False, True, False, False, False)
+    assert (
+        old.cwcl_split_view,
+        old.per_image_sampling,
+        old.sdcl_detach_negatives,
+        old.ccl_detach_original,
+        old.original_blur,
+        old.instance_norm,
+    ) == ("augmented", False, True, False, False, False)
     assert not cfg.source_only().instance_norm
     with pytest.raises(ValueError, match="cwcl_split_view"):
         BlindNetConfig(cwcl_split_view="style")

@@ -13,6 +13,7 @@ It also guards the runner difference that made figures appear twice under nbval:
 Figure shown a second time, a ``False`` from ``compare``). Compared cells must therefore not end in a
 ``;``-silenced expression — end a plotting cell with ``plt.show()`` instead.
 """
+
 from __future__ import annotations
 
 import io
@@ -40,11 +41,13 @@ IGNORED = {
     ("05_pseudo_label_weighting.ipynb", "f0423a43"): TRAINING + " (05: the trained teacher's pixel accuracy)",
     ("05_pseudo_label_weighting.ipynb", "b3b1efd8"): TRAINING + " (05: q_T per image of the trained teacher)",
     ("05_pseudo_label_weighting.ipynb", "bd524fd0"): TRAINING + " (05: the trained teacher's accuracy above τ)",
-    ("05_pseudo_label_weighting.ipynb", "e3fc5413"): TRAINING + " (05: q_T per image and per batch of the trained teacher)",
+    ("05_pseudo_label_weighting.ipynb", "e3fc5413"): TRAINING
+    + " (05: q_T per image and per batch of the trained teacher)",
     ("05_pseudo_label_weighting.ipynb", "f9ef290b"): TRAINING + " (05: L_T of the trained student)",
     ("05_pseudo_label_weighting.ipynb", "e51cc0a1"): TRAINING + " (05: losses of a DACS step on the trained networks)",
     ("05_pseudo_label_weighting.ipynb", "aff3af2c"): WIDGET,
-    ("05_pseudo_label_weighting.ipynb", "x05-exp1-run"): TRAINING + " (05: L_T of the trained student under three weightings)",
+    ("05_pseudo_label_weighting.ipynb", "x05-exp1-run"): TRAINING
+    + " (05: L_T of the trained student under three weightings)",
     ("06_rare_class_sampling.ipynb", "c2b97aff"): MEASUREMENT + " (the notebook's running time)",
     ("06_rare_class_sampling.ipynb", "6f40580a"): WIDGET,
     ("07_thing_mask_pooling.ipynb", "8fc10d3d"): WIDGET,
@@ -52,13 +55,17 @@ IGNORED = {
     ("08_feature_distance.ipynb", "f1f50172"): TRAINING + " (8 segmentation steps, with their time)",
     # 09 runs with preset "auto": the committed outputs come from papermill's cpu-demo run (three 1,500-iteration runs),
     # CI executes it with the smoke preset (6 iterations), so everything printed from those runs differs by design.
-    ("09_full_uda.ipynb", "ee8c33ea"): "prints the preset 'auto' resolved to (committed: cpu-demo; under pytest: smoke)",
+    (
+        "09_full_uda.ipynb",
+        "ee8c33ea",
+    ): "prints the preset 'auto' resolved to (committed: cpu-demo; under pytest: smoke)",
     ("09_full_uda.ipynb", "55cf685d"): TRAINING + " (09: a run killed and resumed)",
     ("09_full_uda.ipynb", "2406ecd9"): TRAINING + " (09: source-only, DAFormer, oracle, with their times)",
     ("09_full_uda.ipynb", "880c19db"): TRAINING + " (09: the runs' per-class IoU table)",
     ("09_full_uda.ipynb", "45f890ac"): TRAINING + " (09: the runs' comparison table and DAFormer − source-only)",
     ("09_full_uda.ipynb", "7d5fbaf2"): TRAINING + " (09: predictions of the trained models)",
-    ("09_full_uda.ipynb", "d4213e54"): TRAINING + " (09: the teacher's pseudo-label snapshots, at the run's iterations)",
+    ("09_full_uda.ipynb", "d4213e54"): TRAINING
+    + " (09: the teacher's pseudo-label snapshots, at the run's iterations)",
     ("09_full_uda.ipynb", "ffcef06b"): TRAINING + " (09: mIoU by hand of the last trained model; NaN classes vary)",
     ("09_full_uda.ipynb", "bb8e2926"): TRAINING + " (09: sliding window vs whole image on the trained model)",
     ("09_full_uda.ipynb", "be3d0523"): TRAINING + " (09: two iterations on the GTA/Cityscapes layouts)",
@@ -103,9 +110,11 @@ def test_ignored_cells_are_exactly_the_allow_list():
     found = {(nb, cid) for nb, cid, src in _code_cells() if _is_ignored(src)}
     unexpected = sorted(found - IGNORED.keys())
     missing = sorted(IGNORED.keys() - found)
-    assert not unexpected, (f"cells marked {MARKER} that tests/test_nbval_markers.py does not list: {unexpected}. "
-                            "Print the value in a stable form (rounded, or compare()'s verdict) instead, or add "
-                            "the cell to IGNORED with its reason if it measures this machine or a training run.")
+    assert not unexpected, (
+        f"cells marked {MARKER} that tests/test_nbval_markers.py does not list: {unexpected}. "
+        "Print the value in a stable form (rounded, or compare()'s verdict) instead, or add "
+        "the cell to IGNORED with its reason if it measures this machine or a training run."
+    )
     assert not missing, f"IGNORED lists cells that are not marked (or no longer exist): {missing}; remove them"
 
 
@@ -123,11 +132,15 @@ def test_reasons_are_one_line():
 
 
 def test_compared_cells_do_not_end_with_a_semicolon():
-    offenders = sorted((nb, cid) for nb, cid, src in _code_cells()
-                       if not _is_ignored(src) and _ends_with_semicolon(src)
-                       and (nb, cid) not in SEMICOLON_ENDINGS_ALLOWED)
-    assert not offenders, (f"{offenders}: nbval runs cells with store_history=False, so a trailing ';' does not "
-                           "hide the last value there (a Figure is shown twice). End with plt.show() or assign.")
+    offenders = sorted(
+        (nb, cid)
+        for nb, cid, src in _code_cells()
+        if not _is_ignored(src) and _ends_with_semicolon(src) and (nb, cid) not in SEMICOLON_ENDINGS_ALLOWED
+    )
+    assert not offenders, (
+        f"{offenders}: nbval runs cells with store_history=False, so a trailing ';' does not "
+        "hide the last value there (a Figure is shown twice). End with plt.show() or assign."
+    )
 
 
 def test_most_code_cells_are_compared(capsys):
@@ -139,12 +152,15 @@ def test_most_code_cells_are_compared(capsys):
     assert ignored <= 0.15 * len(cells), f"{ignored} of {len(cells)} code cells ignored: too many to call it tested"
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("plot(x);", True),
-    ("plot(x);   # a comment\n", True),
-    ("plot(x)\nplt.show()", False),
-    ("for i in range(3):\n    f(i);\nprint(1)", False),
-    ("a = 'x;'", False),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("plot(x);", True),
+        ("plot(x);   # a comment\n", True),
+        ("plot(x)\nplt.show()", False),
+        ("for i in range(3):\n    f(i);\nprint(1)", False),
+        ("a = 'x;'", False),
+    ],
+)
 def test_semicolon_detector(source, expected):
     assert _ends_with_semicolon(source) is expected

@@ -1,4 +1,5 @@
 """The shipped records: every name loads, and each file's summaries are what its per-seed numbers say."""
+
 import numpy as np
 import pytest
 
@@ -23,7 +24,10 @@ def test_blindnet_record_means_are_its_seeds():
             assert row["std"] == pytest.approx(seeds.std(), abs=0.006), (table["title"], name)
             assert len(row["per_class_iou"]) == len(seeds) and all(len(c) == 19 for c in row["per_class_iou"])
             for miou, iou in zip(seeds, row["per_class_iou"]):  # mIoU = mean of the classes that are not n/a
-                assert miou == pytest.approx(np.mean([v for v in iou if v is not None]), abs=0.02), (table["title"], name)
+                assert miou == pytest.approx(np.mean([v for v in iou if v is not None]), abs=0.02), (
+                    table["title"],
+                    name,
+                )
 
 
 def test_stego_record_summary_is_its_runs():

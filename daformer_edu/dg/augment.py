@@ -15,6 +15,7 @@ All randomness comes from an explicit CPU ``torch.Generator``.
 
 Taught in: notebooks/10_domain_generalization.ipynb
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -74,8 +75,12 @@ ORIGINAL_VIEW = PhotometricAugment(0.4, 0.4, 0.4, 0.1, jitter_p=0.5, blur_p=1.0,
 STYLE_VIEW = PhotometricAugment(0.8, 0.8, 0.8, 0.3, jitter_p=1.0, blur_p=1.0, blur_sigma=(0.15, 1.3))
 
 
-def make_views(images: torch.Tensor, generator: torch.Generator, original: PhotometricAugment = ORIGINAL_VIEW,
-               style: PhotometricAugment = STYLE_VIEW) -> tuple[torch.Tensor, torch.Tensor]:
+def make_views(
+    images: torch.Tensor,
+    generator: torch.Generator,
+    original: PhotometricAugment = ORIGINAL_VIEW,
+    style: PhotometricAugment = STYLE_VIEW,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(original_view, style_view)`` of one batch of crops ``[B, 3, H, W]`` (same geometry, two styles).
 
     The original view is drawn first, then the style view from the *clean* crop, both from ``generator``.

@@ -54,6 +54,7 @@ Not reproduced: CWCL's random filler pixels for unused class slots (see
 
 Taught in: notebooks/10_domain_generalization.ipynb
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -163,27 +164,45 @@ class BlindNetConfig:
         if not set(self.decoder_levels) <= set(DECODER_LEVELS):
             raise ValueError(f"BlindNetConfig: decoder_levels={self.decoder_levels}; choose from {DECODER_LEVELS}")
         if not self.style_views and (self.cml_weight or self.ccl_weight or self.cwcl_weight or self.sdcl_weight):
-            raise ValueError("BlindNetConfig: the four losses compare two views; set style_views=True or all "
-                             "weights to 0 (use config.source_only() for the baseline)")
+            raise ValueError(
+                "BlindNetConfig: the four losses compare two views; set style_views=True or all "
+                "weights to 0 (use config.source_only() for the baseline)"
+            )
         if self.cwcl_split_view not in ("original", "augmented"):
-            raise ValueError(f"BlindNetConfig: cwcl_split_view={self.cwcl_split_view!r}; choose 'original' "
-                             "(official) or 'augmented'")
+            raise ValueError(
+                f"BlindNetConfig: cwcl_split_view={self.cwcl_split_view!r}; choose 'original' (official) or 'augmented'"
+            )
         if self.sdcl_negatives < 1 or self.sdcl_max_anchors_per_image < 1:
-            raise ValueError(f"BlindNetConfig: sdcl_negatives={self.sdcl_negatives} and sdcl_max_anchors_per_image="
-                             f"{self.sdcl_max_anchors_per_image} must be ≥ 1")
+            raise ValueError(
+                f"BlindNetConfig: sdcl_negatives={self.sdcl_negatives} and sdcl_max_anchors_per_image="
+                f"{self.sdcl_max_anchors_per_image} must be ≥ 1"
+            )
         if self.crop_size[0] % 32 or self.crop_size[1] % 32:
             raise ValueError(f"BlindNetConfig: crop_size={self.crop_size} must be multiples of 32 (MiT's stride)")
 
     def source_only(self) -> BlindNetConfig:
         """The same run without BlindNet: one view, CE only, no instance normalisation in the network."""
-        return dataclasses.replace(self, style_views=False, cml_weight=0.0, ccl_weight=0.0, cwcl_weight=0.0,
-                                   sdcl_weight=0.0, instance_norm=False)
+        return dataclasses.replace(
+            self,
+            style_views=False,
+            cml_weight=0.0,
+            ccl_weight=0.0,
+            cwcl_weight=0.0,
+            sdcl_weight=0.0,
+            instance_norm=False,
+        )
 
     def simple_rules(self) -> BlindNetConfig:
         """The same run with the simpler rules instead of the official ones (the list in the module text)."""
-        return dataclasses.replace(self, cwcl_split_view="augmented", per_image_sampling=False,
-                                   sdcl_detach_negatives=True, ccl_detach_original=False, original_blur=False,
-                                   instance_norm=False)
+        return dataclasses.replace(
+            self,
+            cwcl_split_view="augmented",
+            per_image_sampling=False,
+            sdcl_detach_negatives=True,
+            ccl_detach_original=False,
+            original_blur=False,
+            instance_norm=False,
+        )
 
     def previous_defaults(self) -> BlindNetConfig:
         """Another name of :meth:`simple_rules` (kept for the calls that use it)."""
@@ -198,8 +217,9 @@ class ProjectionHead(nn.Module):
 
     def __init__(self, in_channels: int, out_channels: int = 256):
         super().__init__()
-        self.net = nn.Sequential(nn.Conv2d(in_channels, in_channels, 1), nn.ReLU(inplace=True),
-                                 nn.Conv2d(in_channels, out_channels, 1))
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, in_channels, 1), nn.ReLU(inplace=True), nn.Conv2d(in_channels, out_channels, 1)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.net(x), dim=1)  # [B, D, h, w]
@@ -215,8 +235,10 @@ def decode_with_features(head: nn.Module, features: list[torch.Tensor]) -> tuple
     Taught in: notebooks/10_domain_generalization.ipynb
     """
     if not isinstance(head, DAFormerHead):
-        raise TypeError(f"decode_with_features: needs a DAFormerHead, got {type(head).__name__}; build the model "
-                        "with build_segmentor(..., head='daformer')")
+        raise TypeError(
+            f"decode_with_features: needs a DAFormerHead, got {type(head).__name__}; build the model "
+            "with build_segmentor(..., head='daformer')"
+        )
     return head(features, return_features=True)
 
 
@@ -240,19 +262,28 @@ class BlindNet(nn.Module):
 
     def __init__(self, config: BlindNetConfig, num_classes: int = 19):
         super().__init__()
-        self.segmentor = build_segmentor(config.encoder, "daformer", num_classes=num_classes,
-                                         pretrained=config.pretrained, embed_dim=config.embed_dim,
-                                         channels=config.head_channels, head_init=config.head_init)
+        self.segmentor = build_segmentor(
+            config.encoder,
+            "daformer",
+            num_classes=num_classes,
+            pretrained=config.pretrained,
+            embed_dim=config.embed_dim,
+            channels=config.head_channels,
+            head_init=config.head_init,
+        )
         if config.instance_norm:
             stages = getattr(self.segmentor.encoder, "stages", None)
             if stages is None:
-                raise TypeError(f"BlindNet: instance_norm=True needs a MiT encoder with .stages, got "
-                                f"{config.encoder!r}; set BlindNetConfig(instance_norm=False)")
+                raise TypeError(
+                    f"BlindNet: instance_norm=True needs a MiT encoder with .stages, got "
+                    f"{config.encoder!r}; set BlindNetConfig(instance_norm=False)"
+                )
             for level in config.encoder_levels:
                 stages[level].register_forward_hook(_instance_norm_hook)
         widths = {"embed": 4 * config.embed_dim, "fused": config.head_channels}
-        self.projections = nn.ModuleDict({lvl: ProjectionHead(widths[lvl], config.projection_dim)
-                                          for lvl in config.decoder_levels})
+        self.projections = nn.ModuleDict(
+            {lvl: ProjectionHead(widths[lvl], config.projection_dim) for lvl in config.decoder_levels}
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.segmentor(x)  # [B, K, H, W]
@@ -275,10 +306,17 @@ def _source_dataset(config: BlindNetConfig):
     from ..data import transforms as T
     from ..data.synthetic import SyntheticDomain
 
-    tf = T.Compose([T.Resize(config.image_size), T.RandomCrop(config.crop_size, config.cat_max_ratio),
-                    T.RandomFlip(0.5)])
-    return SyntheticDomain("source", "train", size=config.image_size, length=config.synthetic_train_length,
-                           seed=config.data_seed, transform=tf)
+    tf = T.Compose(
+        [T.Resize(config.image_size), T.RandomCrop(config.crop_size, config.cat_max_ratio), T.RandomFlip(0.5)]
+    )
+    return SyntheticDomain(
+        "source",
+        "train",
+        size=config.image_size,
+        length=config.synthetic_train_length,
+        seed=config.data_seed,
+        transform=tf,
+    )
 
 
 def _crop_stream(source, config: BlindNetConfig) -> CropStream:
@@ -291,8 +329,15 @@ def _optimizer(model: BlindNet, config: BlindNetConfig) -> torch.optim.AdamW:
     groups = param_groups(model.segmentor, config.lr, config.head_lr_mult, config.weight_decay)
     if len(model.projections):
         lr = config.lr * config.head_lr_mult
-        groups.append({"name": "projection", "params": list(model.projections.parameters()), "lr": lr,
-                       "initial_lr": lr, "weight_decay": config.weight_decay})
+        groups.append(
+            {
+                "name": "projection",
+                "params": list(model.projections.parameters()),
+                "lr": lr,
+                "initial_lr": lr,
+                "weight_decay": config.weight_decay,
+            }
+        )
     return torch.optim.AdamW(groups, lr=config.lr, betas=(0.9, 0.999))
 
 
@@ -312,8 +357,10 @@ def train_blindnet(config: BlindNetConfig, source=None, progress: bool = False) 
     if source is None:
         source = _source_dataset(config)
     if getattr(source, "domain", "source") == "target":
-        raise ValueError("train_blindnet: got a *target* dataset; domain generalisation trains on the source "
-                         "domain only (evaluate on the target afterwards with evaluate_target)")
+        raise ValueError(
+            "train_blindnet: got a *target* dataset; domain generalisation trains on the source "
+            "domain only (evaluate on the target afterwards with evaluate_target)"
+        )
     torch.manual_seed(config.seed)
     device = torch.device(config.device)
     model = BlindNet(config).to(device)
@@ -334,8 +381,10 @@ def train_blindnet(config: BlindNetConfig, source=None, progress: bool = False) 
         terms = _loss_terms(model, config, images, labels, original_view, g)
         total = terms["ce"] + sum(w[k] * terms[k] for k in w if k in terms)
         if not torch.isfinite(total):
-            raise FloatingPointError(f"train_blindnet: loss is {total.item()} at iteration {t} "
-                                     f"({ {k: float(v) for k, v in terms.items()} }); lower lr or the weights")
+            raise FloatingPointError(
+                f"train_blindnet: loss is {total.item()} at iteration {t} "
+                f"({ {k: float(v) for k, v in terms.items()} }); lower lr or the weights"
+            )
         optimizer.zero_grad(set_to_none=True)
         total.backward()
         optimizer.step()
@@ -347,8 +396,14 @@ def train_blindnet(config: BlindNetConfig, source=None, progress: bool = False) 
     return BlindNetResult(model=model, config=config, history=history, seconds=time.perf_counter() - start)
 
 
-def _loss_terms(model: BlindNet, config: BlindNetConfig, images: torch.Tensor, labels: torch.Tensor,
-                original_view, g: torch.Generator) -> dict[str, torch.Tensor]:
+def _loss_terms(
+    model: BlindNet,
+    config: BlindNetConfig,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    original_view,
+    g: torch.Generator,
+) -> dict[str, torch.Tensor]:
     """One forward pass of the views: the unweighted terms ``ce, cml, ccl, cwcl, sdcl`` (only ``ce`` for one view)."""
     if config.style_views:
         x_orig, x_style = original_view(images, g), STYLE_VIEW(images, g)
@@ -359,7 +414,9 @@ def _loss_terms(model: BlindNet, config: BlindNetConfig, images: torch.Tensor, l
     logits4, dec = model.segmentor.head(feats, return_features=True)  # [nB, K, H/4, W/4], DECODER_LEVELS
     logits = F.interpolate(logits4, size=images.shape[-2:], mode="bilinear", align_corners=False)
     y = labels.repeat(2, 1, 1) if config.style_views else labels  # [nB, H, W]
-    terms = {"ce": F.cross_entropy(logits, y, ignore_index=255)}  # = ½(CE_orig + CE_style): both halves share the labels
+    terms = {
+        "ce": F.cross_entropy(logits, y, ignore_index=255)
+    }  # = ½(CE_orig + CE_style): both halves share the labels
     if config.style_views:
         zero = logits.new_zeros(())
         terms.update(_encoder_terms(config, feats, zero))
@@ -373,13 +430,19 @@ def _encoder_terms(config: BlindNetConfig, feats: list[torch.Tensor], zero: torc
     enc_o = [feats[lv][:B] for lv in config.encoder_levels]
     enc_a = [feats[lv][B:] for lv in config.encoder_levels]
     cml = covariance_matching_loss(enc_o, enc_a) if config.cml_weight else zero
-    ccl = (cross_covariance_loss(enc_o, enc_a, detach_original=config.ccl_detach_original)
-           if config.ccl_weight else zero)
+    ccl = cross_covariance_loss(enc_o, enc_a, detach_original=config.ccl_detach_original) if config.ccl_weight else zero
     return {"cml": cml, "ccl": ccl}
 
 
-def _decoder_terms(model: BlindNet, config: BlindNetConfig, dec: dict, logits4: torch.Tensor, labels: torch.Tensor,
-                   g: torch.Generator, zero: torch.Tensor) -> dict[str, torch.Tensor]:
+def _decoder_terms(
+    model: BlindNet,
+    config: BlindNetConfig,
+    dec: dict,
+    logits4: torch.Tensor,
+    labels: torch.Tensor,
+    g: torch.Generator,
+    zero: torch.Tensor,
+) -> dict[str, torch.Tensor]:
     """CWCL and SDCL on each decoder level's projection, labels and predictions on the 1/4 grid (mean over levels)."""
     B = labels.shape[0]
     grid = logits4.shape[-2:]
@@ -394,13 +457,35 @@ def _decoder_terms(model: BlindNet, config: BlindNetConfig, dec: dict, logits4: 
     for lvl in config.decoder_levels if (config.cwcl_weight or config.sdcl_weight) else ():
         emb = model.projections[lvl](dec[lvl])  # [2B, D, h, w]
         if config.cwcl_weight:
-            cw.append(class_wise_contrastive_loss(emb[:B], emb[B:], y4, split, config.temperature,
-                                                  config.max_classes, config.samples_per_class, g,
-                                                  per_image=config.per_image_sampling))
+            cw.append(
+                class_wise_contrastive_loss(
+                    emb[:B],
+                    emb[B:],
+                    y4,
+                    split,
+                    config.temperature,
+                    config.max_classes,
+                    config.samples_per_class,
+                    g,
+                    per_image=config.per_image_sampling,
+                )
+            )
         if config.sdcl_weight:
-            sd.append(semantic_disentanglement_contrastive_loss(
-                emb[:B], emb[B:], y4, pred[:B], pred[B:], config.temperature, sd_anchors, sd_negatives, g,
-                per_image=config.per_image_sampling, detach_negatives=config.sdcl_detach_negatives))
+            sd.append(
+                semantic_disentanglement_contrastive_loss(
+                    emb[:B],
+                    emb[B:],
+                    y4,
+                    pred[:B],
+                    pred[B:],
+                    config.temperature,
+                    sd_anchors,
+                    sd_negatives,
+                    g,
+                    per_image=config.per_image_sampling,
+                    detach_negatives=config.sdcl_detach_negatives,
+                )
+            )
     return {"cwcl": torch.stack(cw).mean() if cw else zero, "sdcl": torch.stack(sd).mean() if sd else zero}
 
 
@@ -417,6 +502,12 @@ def evaluate_target(model: nn.Module, config: BlindNetConfig, split: str = "val"
 
     if split != "val":
         raise ValueError(f"evaluate_target: split={split!r}; only the labelled 'val' split can be evaluated")
-    val = SyntheticDomain("target", "val", size=config.image_size, length=config.val_length,
-                          seed=config.data_seed, transform=T.Compose([T.Resize(config.image_size)]))
+    val = SyntheticDomain(
+        "target",
+        "val",
+        size=config.image_size,
+        length=config.val_length,
+        seed=config.data_seed,
+        transform=T.Compose([T.Resize(config.image_size)]),
+    )
     return evaluate(model, val, batch_size=8, progress=False)

@@ -32,6 +32,7 @@ easier ones to read — :class:`~daformer_edu.dg.blindnet.BlindNetConfig` switch
 
 Taught in: notebooks/10_domain_generalization.ipynb
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -70,8 +71,10 @@ def instance_normalize(feature: torch.Tensor, eps: float = 1e-5) -> torch.Tensor
 
 def _check_flat(name: str, x: torch.Tensor) -> None:
     if x.dim() != 3 or x.shape[2] < 2:
-        raise ValueError(f"{name}: expected instance-normalised [B, C, HW] with HW ≥ 2, got {tuple(x.shape)} "
-                         "(call instance_normalize on a [B, C, H, W] map first)")
+        raise ValueError(
+            f"{name}: expected instance-normalised [B, C, HW] with HW ≥ 2, got {tuple(x.shape)} "
+            "(call instance_normalize on a [B, C, H, W] map first)"
+        )
 
 
 def covariance_matrix(flat: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
@@ -99,8 +102,10 @@ def cross_covariance_matrix(flat: torch.Tensor, flat_aug: torch.Tensor) -> torch
     """
     _check_flat("cross_covariance_matrix", flat)
     if flat.shape != flat_aug.shape:
-        raise ValueError(f"cross_covariance_matrix: views differ in shape {tuple(flat.shape)} vs "
-                         f"{tuple(flat_aug.shape)}; both views must be the same crop through the same layer")
+        raise ValueError(
+            f"cross_covariance_matrix: views differ in shape {tuple(flat.shape)} vs "
+            f"{tuple(flat_aug.shape)}; both views must be the same crop through the same layer"
+        )
     return torch.bmm(flat, flat_aug.transpose(1, 2)) / (flat.shape[2] - 1)  # [B, C, C]
 
 
@@ -108,16 +113,19 @@ def _levels(name: str, original, augmented) -> tuple[list, list]:
     original = [original] if isinstance(original, torch.Tensor) else list(original)
     augmented = [augmented] if isinstance(augmented, torch.Tensor) else list(augmented)
     if not original or len(original) != len(augmented):
-        raise ValueError(f"{name}: need the same (≥ 1) number of original and augmented maps, "
-                         f"got {len(original)} and {len(augmented)}")
+        raise ValueError(
+            f"{name}: need the same (≥ 1) number of original and augmented maps, "
+            f"got {len(original)} and {len(augmented)}"
+        )
     for f, fa in zip(original, augmented):
         if f.shape != fa.shape:
             raise ValueError(f"{name}: original {tuple(f.shape)} and augmented {tuple(fa.shape)} maps differ")
     return original, augmented
 
 
-def covariance_matching_loss(original: torch.Tensor | Sequence[torch.Tensor],
-                             augmented: torch.Tensor | Sequence[torch.Tensor], eps: float = 1e-5) -> torch.Tensor:
+def covariance_matching_loss(
+    original: torch.Tensor | Sequence[torch.Tensor], augmented: torch.Tensor | Sequence[torch.Tensor], eps: float = 1e-5
+) -> torch.Tensor:
     """Covariance Matching Loss (CML, BlindNet Eq. 3): ``mean_l MSE(Σ(IN(F_a^l)), sg(Σ(IN(F^l))))``.
 
     ``original``/``augmented``: one ``[B, C, H, W]`` map or a list of them (one per regularised level).
@@ -135,9 +143,12 @@ def covariance_matching_loss(original: torch.Tensor | Sequence[torch.Tensor],
     return torch.stack(losses).mean()
 
 
-def cross_covariance_loss(original: torch.Tensor | Sequence[torch.Tensor],
-                          augmented: torch.Tensor | Sequence[torch.Tensor], eps: float = 1e-5,
-                          detach_original: bool = False) -> torch.Tensor:
+def cross_covariance_loss(
+    original: torch.Tensor | Sequence[torch.Tensor],
+    augmented: torch.Tensor | Sequence[torch.Tensor],
+    eps: float = 1e-5,
+    detach_original: bool = False,
+) -> torch.Tensor:
     """Cross-Covariance Loss (CCL, BlindNet Eq. 5): ``mean_l MSE(diag(F̄^l F̄_a^lᵀ / (HW − 1)), 1)``.
 
     Only the diagonal is pulled to 1 (each channel keeps its meaning under the style change); the
@@ -157,8 +168,13 @@ def cross_covariance_loss(original: torch.Tensor | Sequence[torch.Tensor],
     return torch.stack(losses).mean()
 
 
-def info_nce(anchors: torch.Tensor, positives: torch.Tensor, negatives: torch.Tensor,
-             temperature: float = 0.07, negative_mask: torch.Tensor | None = None) -> torch.Tensor:
+def info_nce(
+    anchors: torch.Tensor,
+    positives: torch.Tensor,
+    negatives: torch.Tensor,
+    temperature: float = 0.07,
+    negative_mask: torch.Tensor | None = None,
+) -> torch.Tensor:
     """InfoNCE (BlindNet Eq. 6): ``mean_i −log e^{a_i·p_i/τ} / (e^{a_i·p_i/τ} + Σ_j m_ij e^{a_i·n_j/τ})``.
 
     Args:
@@ -173,8 +189,9 @@ def info_nce(anchors: torch.Tensor, positives: torch.Tensor, negatives: torch.Te
     Taught in: notebooks/10_domain_generalization.ipynb
     """
     if anchors.dim() != 2 or anchors.shape != positives.shape:
-        raise ValueError(f"info_nce: anchors {tuple(anchors.shape)} and positives {tuple(positives.shape)} "
-                         "must both be [N, D]")
+        raise ValueError(
+            f"info_nce: anchors {tuple(anchors.shape)} and positives {tuple(positives.shape)} must both be [N, D]"
+        )
     if temperature <= 0:
         raise ValueError(f"info_nce: temperature={temperature} must be > 0")
     pos = (anchors * positives).sum(dim=1, keepdim=True)  # [N, 1]
@@ -199,18 +216,28 @@ def info_nce(anchors: torch.Tensor, positives: torch.Tensor, negatives: torch.Te
 
 def _check_maps(name: str, emb: torch.Tensor, emb_aug: torch.Tensor, *grids: torch.Tensor) -> None:
     if emb.dim() != 4 or emb.shape != emb_aug.shape:
-        raise ValueError(f"{name}: embeddings must be two [B, D, h, w] maps of one shape, got "
-                         f"{tuple(emb.shape)} and {tuple(emb_aug.shape)}")
+        raise ValueError(
+            f"{name}: embeddings must be two [B, D, h, w] maps of one shape, got "
+            f"{tuple(emb.shape)} and {tuple(emb_aug.shape)}"
+        )
     B, _, h, w = emb.shape
     for g in grids:
         if tuple(g.shape) != (B, h, w):
-            raise ValueError(f"{name}: labels/predictions must be [B, h, w] = {(B, h, w)} (resize them to the "
-                             f"feature grid by nearest neighbour), got {tuple(g.shape)}")
+            raise ValueError(
+                f"{name}: labels/predictions must be [B, h, w] = {(B, h, w)} (resize them to the "
+                f"feature grid by nearest neighbour), got {tuple(g.shape)}"
+            )
 
 
-def sample_class_anchors(label: torch.Tensor, prediction: torch.Tensor, max_classes: int = 15,
-                         samples_per_class: int = 50, generator: torch.Generator | None = None,
-                         ignore_index: int = 255, per_image: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def sample_class_anchors(
+    label: torch.Tensor,
+    prediction: torch.Tensor,
+    max_classes: int = 15,
+    samples_per_class: int = 50,
+    generator: torch.Generator | None = None,
+    ignore_index: int = 255,
+    per_image: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """CWCL's anchor sampling: up to ``max_classes`` GT classes, ``samples_per_class`` pixels each, half hard.
 
     ``label``/``prediction`` ``[B, h, w]``; *hard* = ``prediction != label``. BlindNet's official code passes
@@ -234,20 +261,23 @@ def sample_class_anchors(label: torch.Tensor, prediction: torch.Tensor, max_clas
     Taught in: notebooks/10_domain_generalization.ipynb
     """
     if label.shape != prediction.shape:
-        raise ValueError(f"sample_class_anchors: label {tuple(label.shape)} and prediction "
-                         f"{tuple(prediction.shape)} must have one shape")
+        raise ValueError(
+            f"sample_class_anchors: label {tuple(label.shape)} and prediction "
+            f"{tuple(prediction.shape)} must have one shape"
+        )
     g = torch.default_generator if generator is None else generator
     y = label.reshape(-1).cpu()  # [B·h·w]
-    hard = (prediction.reshape(-1).cpu() != y)  # [B·h·w]
+    hard = prediction.reshape(-1).cpu() != y  # [B·h·w]
     if per_image:
         hw = label[0].numel()
         groups = []  # (pixels of one image, classes used there)
         for b in range(label.shape[0]):
             in_b = torch.zeros_like(y, dtype=torch.bool)
-            in_b[b * hw:(b + 1) * hw] = True
+            in_b[b * hw : (b + 1) * hw] = True
             yb = y[in_b]
-            classes = [c for c in torch.unique(yb).tolist()
-                       if c != ignore_index and int((yb == c).sum()) > samples_per_class][:max_classes]
+            classes = [
+                c for c in torch.unique(yb).tolist() if c != ignore_index and int((yb == c).sum()) > samples_per_class
+            ][:max_classes]
             groups.append((in_b, classes))
     else:
         classes = torch.unique(y)
@@ -262,8 +292,12 @@ def sample_class_anchors(label: torch.Tensor, prediction: torch.Tensor, max_clas
             easy_idx = torch.nonzero(in_c & ~hard).flatten()
             n_hard = min(hard_idx.numel(), max(samples_per_class // 2, samples_per_class - easy_idx.numel()))
             n_easy = min(easy_idx.numel(), samples_per_class - n_hard)
-            pick = torch.cat([hard_idx[torch.randperm(hard_idx.numel(), generator=g)[:n_hard]],
-                              easy_idx[torch.randperm(easy_idx.numel(), generator=g)[:n_easy]]])
+            pick = torch.cat(
+                [
+                    hard_idx[torch.randperm(hard_idx.numel(), generator=g)[:n_hard]],
+                    easy_idx[torch.randperm(easy_idx.numel(), generator=g)[:n_easy]],
+                ]
+            )
             index.append(pick)
             cls.append(torch.full_like(pick, c))
     if not index:
@@ -276,10 +310,18 @@ def _pixels(emb: torch.Tensor) -> torch.Tensor:
     return emb.permute(0, 2, 3, 1).reshape(-1, emb.shape[1])  # [B·h·w, D]
 
 
-def class_wise_contrastive_loss(embedding: torch.Tensor, embedding_aug: torch.Tensor, label: torch.Tensor,
-                                prediction_aug: torch.Tensor, temperature: float = 0.07, max_classes: int = 15,
-                                samples_per_class: int = 50, generator: torch.Generator | None = None,
-                                ignore_index: int = 255, per_image: bool = False) -> torch.Tensor:
+def class_wise_contrastive_loss(
+    embedding: torch.Tensor,
+    embedding_aug: torch.Tensor,
+    label: torch.Tensor,
+    prediction_aug: torch.Tensor,
+    temperature: float = 0.07,
+    max_classes: int = 15,
+    samples_per_class: int = 50,
+    generator: torch.Generator | None = None,
+    ignore_index: int = 255,
+    per_image: bool = False,
+) -> torch.Tensor:
     """Class-Wise Contrastive Loss (CWCL, BlindNet Sec. 3.3).
 
     ``embedding``/``embedding_aug`` ``[B, D, h, w]``: L2-normalised projections of the original and the
@@ -294,8 +336,9 @@ def class_wise_contrastive_loss(embedding: torch.Tensor, embedding_aug: torch.Te
     Taught in: notebooks/10_domain_generalization.ipynb
     """
     _check_maps("class_wise_contrastive_loss", embedding, embedding_aug, label, prediction_aug)
-    index, cls = sample_class_anchors(label, prediction_aug, max_classes, samples_per_class, generator,
-                                      ignore_index, per_image)
+    index, cls = sample_class_anchors(
+        label, prediction_aug, max_classes, samples_per_class, generator, ignore_index, per_image
+    )
     if index.numel() == 0:
         return embedding_aug.sum() * 0.0
     anchors = _pixels(embedding_aug)[index]  # [S, D]
@@ -307,13 +350,45 @@ def class_wise_contrastive_loss(embedding: torch.Tensor, embedding_aug: torch.Te
     return info_nce(anchors, positives, positives, temperature, mask)
 
 
-def semantic_disentanglement_contrastive_loss(embedding: torch.Tensor, embedding_aug: torch.Tensor,
-                                              label: torch.Tensor, prediction: torch.Tensor,
-                                              prediction_aug: torch.Tensor, temperature: float = 0.07,
-                                              max_anchors: int = 750, negatives_per_class: int = 50,
-                                              generator: torch.Generator | None = None,
-                                              ignore_index: int = 255, per_image: bool = False,
-                                              detach_negatives: bool = True) -> torch.Tensor:
+def _sdcl_per_image(is_anchor, y, pa, hw: int, batch: int, negatives_per_class: int, max_anchors: int, g):
+    """The official per-image SDCL sampling: anchors ``[A]`` and their negative rows ``[A, n]`` (None: no anchor).
+
+    Within each image, every anchor confused into class c shares one draw of ``negatives_per_class`` pixels of GT c
+    of that image; a confusion with fewer such pixels gives no anchor; then at most ``max_anchors`` are kept.
+    """
+    anchor_idx, neg_rows = [], []
+    for b in range(batch):
+        lo, hi = b * hw, (b + 1) * hw
+        in_b = torch.nonzero(is_anchor[lo:hi]).flatten() + lo  # anchors of image b
+        for c in torch.unique(pa[in_b]).tolist():
+            pool = torch.nonzero(y[lo:hi] == c).flatten() + lo  # GT c in image b
+            if pool.numel() < negatives_per_class:
+                continue  # the official sampler skips this confusion
+            pick = pool[torch.randperm(pool.numel(), generator=g)[:negatives_per_class]]  # [n]
+            a = in_b[pa[in_b] == c]
+            anchor_idx.append(a)
+            neg_rows.append(pick.expand(a.numel(), -1))  # [A_c, n]: one draw shared by these anchors
+    if not anchor_idx:
+        return None
+    anchor_idx, neg_rows = torch.cat(anchor_idx), torch.cat(neg_rows)  # [A], [A, n]
+    keep = torch.randperm(anchor_idx.numel(), generator=g)[:max_anchors]
+    return anchor_idx[keep], neg_rows[keep]
+
+
+def semantic_disentanglement_contrastive_loss(
+    embedding: torch.Tensor,
+    embedding_aug: torch.Tensor,
+    label: torch.Tensor,
+    prediction: torch.Tensor,
+    prediction_aug: torch.Tensor,
+    temperature: float = 0.07,
+    max_anchors: int = 750,
+    negatives_per_class: int = 50,
+    generator: torch.Generator | None = None,
+    ignore_index: int = 255,
+    per_image: bool = False,
+    detach_negatives: bool = True,
+) -> torch.Tensor:
     """Semantic Disentanglement Contrastive Loss (SDCL, BlindNet Sec. 3.3).
 
     Anchors: pixels with ``prediction == label`` (the original view is right) and
@@ -334,8 +409,9 @@ def semantic_disentanglement_contrastive_loss(embedding: torch.Tensor, embedding
 
     Taught in: notebooks/10_domain_generalization.ipynb
     """
-    _check_maps("semantic_disentanglement_contrastive_loss", embedding, embedding_aug, label, prediction,
-                prediction_aug)
+    _check_maps(
+        "semantic_disentanglement_contrastive_loss", embedding, embedding_aug, label, prediction, prediction_aug
+    )
     g = torch.default_generator if generator is None else generator
     y = label.reshape(-1).cpu()  # [B·h·w]
     p, pa = prediction.reshape(-1).cpu(), prediction_aug.reshape(-1).cpu()
@@ -344,24 +420,10 @@ def semantic_disentanglement_contrastive_loss(embedding: torch.Tensor, embedding
     pix, pix_aug = _pixels(embedding), _pixels(embedding_aug)  # [B·h·w, D]
     neg_source = pix_aug.detach() if detach_negatives else pix_aug
     if per_image:
-        hw = label[0].numel()
-        anchor_idx, neg_rows = [], []
-        for b in range(label.shape[0]):
-            lo, hi = b * hw, (b + 1) * hw
-            in_b = torch.nonzero(is_anchor[lo:hi]).flatten() + lo  # anchors of image b
-            for c in torch.unique(pa[in_b]).tolist():
-                pool = torch.nonzero(y[lo:hi] == c).flatten() + lo  # GT c in image b
-                if pool.numel() < negatives_per_class:
-                    continue  # the official sampler skips this confusion
-                pick = pool[torch.randperm(pool.numel(), generator=g)[:negatives_per_class]]  # [n]
-                a = in_b[pa[in_b] == c]
-                anchor_idx.append(a)
-                neg_rows.append(pick.expand(a.numel(), -1))  # [A_c, n]: one draw shared by these anchors
-        if not anchor_idx:
+        rows = _sdcl_per_image(is_anchor, y, pa, label[0].numel(), label.shape[0], negatives_per_class, max_anchors, g)
+        if rows is None:
             return embedding_aug.sum() * 0.0
-        anchor_idx, neg_rows = torch.cat(anchor_idx), torch.cat(neg_rows)  # [A], [A, n]
-        keep = torch.randperm(anchor_idx.numel(), generator=g)[:max_anchors]
-        anchor_idx, neg_rows = anchor_idx[keep], neg_rows[keep]
+        anchor_idx, neg_rows = rows  # [A], [A, n]
         anchors = pix_aug[anchor_idx.to(dev)]  # [A, D]
         positives = pix.detach()[anchor_idx.to(dev)]  # [A, D]
         negatives = neg_source[neg_rows.to(dev)]  # [A, n, D]

@@ -13,6 +13,7 @@ them; ``bench/results/`` keeps the write-ups that describe them.
 
 Taught in: notebooks/09_full_uda.ipynb
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,12 @@ from importlib import resources
 __all__ = ["RECORDS", "load_record"]
 
 RECORDS = ("cpu-demo", "cpu-long", "blindnet", "stego")
-_FILES = {"cpu-demo": "cpu-demo_ablation.json", "cpu-long": "cpu-long_ablation.json",
-          "blindnet": "blindnet_2026-12-03.json", "stego": "stego_2026-12-03.json"}
+_FILES = {
+    "cpu-demo": "cpu-demo_ablation.json",
+    "cpu-long": "cpu-long_ablation.json",
+    "blindnet": "blindnet_2026-12-03.json",
+    "stego": "stego_2026-12-03.json",
+}
 
 
 def load_record(name: str) -> dict:

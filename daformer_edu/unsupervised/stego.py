@@ -33,6 +33,7 @@ writes) — we do the same, so the official λ/b values keep their meaning.
 
 Taught in: notebooks/11_unsupervised_stego.ipynb
 """
+
 from __future__ import annotations
 
 import time
@@ -117,9 +118,7 @@ class StegoHead(nn.Module):
         hidden = in_channels if hidden_dim is None else int(hidden_dim)
         self.dropout = nn.Dropout2d(dropout)
         self.linear = nn.Conv2d(in_channels, code_dim, 1)
-        self.nonlinear = nn.Sequential(
-            nn.Conv2d(in_channels, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, code_dim, 1)
-        )
+        self.nonlinear = nn.Sequential(nn.Conv2d(in_channels, hidden, 1), nn.ReLU(), nn.Conv2d(hidden, code_dim, 1))
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
         x = self.dropout(feats)  # [B, C, h, w]
@@ -127,8 +126,9 @@ class StegoHead(nn.Module):
 
 
 @torch.no_grad()
-def backbone_features(encoder: nn.Module, images: torch.Tensor, levels: Sequence[int] = (1, 2, 3),
-                      batch_size: int = 32) -> torch.Tensor:
+def backbone_features(
+    encoder: nn.Module, images: torch.Tensor, levels: Sequence[int] = (1, 2, 3), batch_size: int = 32
+) -> torch.Tensor:
     """Frozen features: the encoder's maps at ``levels`` upsampled (bilinear) to the first level's grid and
     concatenated along channels. For MiT-B0 and ``levels=(1, 2, 3)``: 64 + 160 + 256 = 480 channels at 1/8.
 
@@ -147,8 +147,17 @@ def backbone_features(encoder: nn.Module, images: torch.Tensor, levels: Sequence
             if max(levels) >= len(maps) or min(levels) < 0:
                 raise ValueError(f"backbone_features: levels={tuple(levels)} but the encoder returns {len(maps)} maps")
             size = maps[levels[0]].shape[-2:]
-            out.append(torch.cat([F.interpolate(maps[lv], size=size, mode="bilinear", align_corners=False)
-                                  if maps[lv].shape[-2:] != size else maps[lv] for lv in levels], dim=1))
+            out.append(
+                torch.cat(
+                    [
+                        F.interpolate(maps[lv], size=size, mode="bilinear", align_corners=False)
+                        if maps[lv].shape[-2:] != size
+                        else maps[lv]
+                        for lv in levels
+                    ],
+                    dim=1,
+                )
+            )
     finally:
         encoder.train(was_training)
     return torch.cat(out)  # [N, ΣC, h, w]
@@ -189,8 +198,9 @@ def spatial_centering(corr: torch.Tensor) -> torch.Tensor:
     return corr - corr.mean(dim=(3, 4), keepdim=True) + corr.mean()
 
 
-def stego_correlation_loss(feat_corr: torch.Tensor, code_corr: torch.Tensor, shift: float,
-                           centering: bool = True, zero_clamp: bool = True) -> torch.Tensor:
+def stego_correlation_loss(
+    feat_corr: torch.Tensor, code_corr: torch.Tensor, shift: float, centering: bool = True, zero_clamp: bool = True
+) -> torch.Tensor:
     """``L = − mean( max(S, 0) · (F^SC − b) )`` — STEGO eq. 4 with the official mean normalisation.
 
     ``feat_corr`` F and ``code_corr`` S are ``[B, H, W, I, J]`` (from :func:`correlation`); F is treated as a
@@ -242,8 +252,14 @@ def derangement(n: int, generator: torch.Generator | None = None) -> torch.Tenso
     return perm
 
 
-def stego_loss(feats: torch.Tensor, code: torch.Tensor, feats_knn: torch.Tensor, code_knn: torch.Tensor,
-               cfg: StegoConfig, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+def stego_loss(
+    feats: torch.Tensor,
+    code: torch.Tensor,
+    feats_knn: torch.Tensor,
+    code_knn: torch.Tensor,
+    cfg: StegoConfig,
+    generator: torch.Generator | None = None,
+) -> dict[str, torch.Tensor]:
     """The full STEGO objective (eq. 5) on one batch; returns ``{"self", "knn", "rand", "loss"}``.
 
     ``feats``/``feats_knn`` ``[B, C, h, w]`` frozen features of the images and of one kNN partner each,
@@ -274,8 +290,9 @@ def stego_loss(feats: torch.Tensor, code: torch.Tensor, feats_knn: torch.Tensor,
     return terms
 
 
-def train_stego(feats: torch.Tensor, cfg: StegoConfig | None = None, knn: torch.Tensor | None = None,
-                progress: bool = False) -> tuple[StegoHead, dict]:
+def train_stego(
+    feats: torch.Tensor, cfg: StegoConfig | None = None, knn: torch.Tensor | None = None, progress: bool = False
+) -> tuple[StegoHead, dict]:
     """Train a :class:`StegoHead` on precomputed frozen features ``[N, C, h, w]`` (the backbone never changes,
     so its features are computed once — that is what "frozen" buys).
 
