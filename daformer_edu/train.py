@@ -2,7 +2,8 @@
 
 The run is composed of three readable pieces: the configuration (``config.py``: ``TrainConfig``, presets,
 ``make_config``), one iteration (``uda/step.py``: ``daformer_step``, the paper's algorithm) and the run around it
-(``trainer.py``: data, loop, evaluation, checkpoints, logs, DDP). This module only starts them::
+(``trainer.py``: data, loop, evaluation, checkpoints, DDP; with ``run_setup.py`` building the networks and
+``runlog.py`` keeping the logs). This module only starts them::
 
     python -m daformer_edu.train --preset cpu-demo --mode uda --out runs/x
     python -m daformer_edu.train --preset smoke --mode uda --out runs/x --set rcs=false fd=false

@@ -20,114 +20,33 @@ from __future__ import annotations
 
 import math
 import os
-import random
 import time
-import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 
 from .checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from .config import TrainConfig, free_on_resume, upgrade_config_dict
+from .config import TrainConfig
 from .data.classes import IGNORE_INDEX
 from .data.factory import build_datasets, build_rcs_sampler, class_table
 from .data.stream import CropStream, crop_loader
-from .hub import check_pretrained_available, is_hub_reference
-from .models import build_segmentor
+from .run_setup import (
+    build_networks,
+    check_before_the_data,
+    check_same_run,
+    dist_info,
+    resolve_device,
+    seed_global_rngs,
+)
 from .runlog import RunLog
-from .tensorboard import check_tensorboard_available
 from .uda.ema import preserved_buffers
-from .uda.fd import frozen_copy
-from .uda.schedule import param_groups
-from .uda.step import Networks, NonFiniteLossError, autocast, daformer_step, teacher_pseudo_labels
+from .uda.step import NonFiniteLossError, autocast, daformer_step, teacher_pseudo_labels
 
 __all__ = ["Trainer", "NonFiniteLossError", "evaluate_student"]
-
-
-def _dist_info() -> tuple[int, int, int]:
-    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) for a plain process."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    return int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0"))
-
-
-def _device(config: TrainConfig, local_rank: int) -> torch.device:
-    if config.device == "auto":
-        return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
-    if config.device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(f"device={config.device!r} but CUDA is not available here; use device=auto or device=cpu")
-    return torch.device(config.device)
-
-
-def _seed_global_rngs(seed: int) -> None:
-    """Dropout and drop-path draw from torch's global generator (nn.Module offers no other); seed it, and Python's
-    and NumPy's, once per run. The checkpoint saves all three, so a resumed run continues their sequences."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def _build_networks(cfg: TrainConfig, num_classes: int, device: torch.device, rank: int) -> Networks:
-    """Student, its EMA teacher (uda), the frozen ImageNet encoder (FD), AdamW; DDP around the student."""
-    with warnings.catch_warnings():
-        if rank:  # "training from scratch" is said once, by rank 0
-            warnings.simplefilter("ignore")
-        model = build_segmentor(
-            cfg.encoder,
-            cfg.head,
-            num_classes=num_classes,
-            pretrained=cfg.pretrained,
-            embed_dim=cfg.embed_dim,
-            channels=cfg.head_channels if cfg.head == "daformer" else None,
-            head_init=cfg.head_init,
-        ).to(device)
-    # FD's "ImageNet" features: a frozen copy of the *initial* encoder (the pre-trained weights; with
-    # pretrained=None the random initialisation, and FD then only keeps the encoder near where it started).
-    imagenet = frozen_copy(model.encoder) if cfg.use_fd else None
-    teacher = frozen_copy(model) if cfg.mode == "uda" else None
-    optimizer = torch.optim.AdamW(
-        param_groups(model, cfg.lr, cfg.head_lr_mult, cfg.weight_decay),
-        lr=cfg.lr,
-        betas=(0.9, 0.999),
-        weight_decay=cfg.weight_decay,
-        fused=device.type == "cuda",
-    )  # CUDA: one kernel, not ~15 per tensor
-    student: nn.Module = model
-    if dist.is_initialized() and dist.get_world_size() > 1:  # DDP synchronises gradients of passes through it
-        student = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    return Networks(student=student, model=model, optimizer=optimizer, teacher=teacher, imagenet_encoder=imagenet)
-
-
-def _check_before_the_data(cfg: TrainConfig, writes: bool) -> None:
-    """What can fail in one line before minutes of data preparation: Hub weights offline, TensorBoard missing."""
-    if is_hub_reference(cfg.pretrained):
-        check_pretrained_available(cfg.pretrained)  # offline and not cached: say how to download it by hand
-    if cfg.tensorboard and writes:
-        check_tensorboard_available()
-
-
-def _norm(value):
-    """Tuples as lists: a configuration read back from JSON has lists where the dataclass has tuples."""
-    return list(value) if isinstance(value, tuple) else value
-
-
-def _check_same_run(saved_config: dict, config: TrainConfig) -> None:
-    """A checkpoint resumes only the run it was made by: every field but the ``free_on_resume`` ones must match."""
-    saved, now = upgrade_config_dict(saved_config), asdict(config)
-    diff = {
-        k: (saved.get(k), v) for k, v in now.items() if k not in free_on_resume() and _norm(saved.get(k)) != _norm(v)
-    }
-    if diff:
-        raise ValueError(
-            "resume: the checkpoint was made with a different configuration; differing fields "
-            "(checkpoint, now): " + ", ".join(f"{k}={a!r} vs {b!r}" for k, (a, b) in diff.items())
-        )
 
 
 @torch.no_grad()
@@ -197,17 +116,17 @@ class Trainer:
 
     def __init__(self, config: TrainConfig):
         self.config = cfg = config
-        self.rank, self.world_size, local_rank = _dist_info()
+        self.rank, self.world_size, local_rank = dist_info()
         if self.world_size > 1 and not dist.is_initialized():
             dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-        self.device = _device(cfg, local_rank)
+        self.device = resolve_device(cfg, local_rank)
         self.out = Path(cfg.out) if cfg.out is not None and self.rank == 0 else None
-        _check_before_the_data(cfg, writes=self.out is not None)
+        check_before_the_data(cfg, writes=self.out is not None)
         self.datasets = build_datasets(cfg)
         self.classes = class_table(self.datasets)  # K, names, things: the source's table (= the target's)
         self.log = RunLog(self.out, cfg, self.classes)  # log.jsonl, history, snapshots, TensorBoard
-        _seed_global_rngs(cfg.seed)
-        self.networks = _build_networks(cfg, len(self.classes), self.device, self.rank)
+        seed_global_rngs(cfg.seed)
+        self.networks = build_networks(cfg, len(self.classes), self.device, self.rank)
         # The labelled stream: source crops (target crops with labels for the oracle), RCS-sampled when asked.
         labelled = self.datasets["target"] if cfg.mode == "oracle" else self.datasets["source"]
         self.sampler = build_rcs_sampler(labelled, cfg, self.classes) if cfg.use_rcs else None
@@ -310,7 +229,7 @@ class Trainer:
 
         Taught in: notebooks/09_full_uda.ipynb
         """
-        _check_same_run(state["config"], self.config)
+        check_same_run(state["config"], self.config)
         self.model.load_state_dict(state["model"])
         if self.teacher is not None:
             self.teacher.load_state_dict(state["teacher"])
