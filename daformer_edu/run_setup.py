@@ -44,6 +44,8 @@ def dist_info() -> tuple[int, int, int]:
 
 
 def resolve_device(config: TrainConfig, local_rank: int) -> torch.device:
+    """``config.device`` as a torch device: ``"auto"`` is this process's GPU (``cuda:<local rank>``) or the CPU;
+    asking for CUDA where there is none is a ``ValueError`` that says what to pass instead."""
     if config.device == "auto":
         return torch.device(f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu")
     if config.device.startswith("cuda") and not torch.cuda.is_available():

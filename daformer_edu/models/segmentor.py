@@ -78,7 +78,7 @@ def _load_pretrained(enc: nn.Module, encoder, pretrained, pretrained_format: str
     elif pretrained is not None:
         load_encoder_weights(enc, pretrained, format=pretrained_format)
     else:
-        _warn_training_from_scratch("build_segmentor")
+        _warn_training_from_scratch("build_segmentor", stacklevel=4)  # build_segmentor → _load_pretrained → here
 
 
 def build_segmentor(

@@ -350,8 +350,10 @@ def load_encoder_weights(
     return encoder
 
 
-def _warn_training_from_scratch(where: str = "build_segmentor") -> None:
+def _warn_training_from_scratch(where: str = "build_segmentor", stacklevel: int = 3) -> None:
     """Say (once per call site, via :mod:`warnings`) that the encoder starts from random weights.
+
+    ``stacklevel`` counts from this function to the user's call of ``where`` (3: ``where`` calls this directly).
 
     Taught in: notebooks/04_fusion_decoder.ipynb
     """
@@ -359,7 +361,7 @@ def _warn_training_from_scratch(where: str = "build_segmentor") -> None:
         f"{where}(pretrained=None): the encoder starts from random weights, so training starts from scratch. "
         "Pass pretrained='path/to/mit_b5.pth' (SegFormer, HF or timm layout) for ImageNet weights.",
         UserWarning,
-        stacklevel=3,
+        stacklevel=stacklevel,
     )
 
 
