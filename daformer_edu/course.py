@@ -75,6 +75,7 @@ __all__ = [
     "without_outputs",
     "find_notebooks",
     "default_notebooks_dir",
+    "headless_client",
     # the editions and the measured time
     "NotebookTime",
     "student_edition",
@@ -347,6 +348,22 @@ def _verdict(cells: list[dict], ex: Exercise) -> tuple[bool, str]:
     return False, err
 
 
+def headless_client(nb, folder: Path | str, **kwargs):
+    """An ``nbclient.NotebookClient`` for ``nb`` run in ``folder``, with nbclient's Output-widget mimic switched off.
+
+    nbclient plays a browser for ``ipywidgets.Output`` (it answers the kernel's widget messages with its own while the
+    cell runs). With ipywidgets 8, the ``interact`` cells of notebooks 02, 05, 06 and 07 then left the client waiting
+    on an idle kernel now and then: measured on notebook 05's student edition, 2 of 3 runs stopped at its ``interact``
+    cell until the time limit; with the mimic off, 0 of 4 (2026-12-03, nbclient 0.11.0). Without it the widget's
+    figure lands in the cell's outputs, as under nbval; nothing else changes.
+    """
+    import nbclient  # here, so that editions and times need no Jupyter machinery
+
+    client = nbclient.NotebookClient(nb, kernel_name="python3", resources={"metadata": {"path": str(folder)}}, **kwargs)
+    client.comm_open_handlers = {}  # no Output-widget mimic (above)
+    return client
+
+
 def _execute(nb, folder: Path, timeout: float) -> str | None:
     """Run ``nb`` (an nbformat node, changed in place) in ``folder`` on through errors, its cells at most
     ``timeout`` seconds in all (the kernel's start is not counted); ``None`` if it ran to the end, else why it
@@ -362,11 +379,10 @@ def _execute(nb, folder: Path, timeout: float) -> str | None:
         if time.monotonic() > at["deadline"]:
             raise TimeoutError("out of time")
 
-    client = nbclient.NotebookClient(
+    client = headless_client(
         nb,
-        kernel_name="python3",
+        folder,
         allow_errors=True,
-        resources={"metadata": {"path": str(folder)}},
         timeout_func=lambda cell: max(1, math.ceil(at["deadline"] - time.monotonic())),  # 0 would mean no limit
         on_cell_start=start,
     )

@@ -377,14 +377,12 @@ def test_time_line_is_the_measured_one(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_student_edition_fails_exactly_at_the_self_checks(path, tmp_path):
     nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("nbclient")
     student = course.student_edition(_nb(path))
     nb = nbformat.reads(json.dumps(student), as_version=4)
     env_note = os.environ.get("DAFORMER_EDU_AUTO_PRESET")
     assert env_note == "smoke", "tests/conftest.py sets the smoke preset for notebook 09"
-    client = nbclient.NotebookClient(
-        nb, timeout=900, kernel_name="python3", allow_errors=True, resources={"metadata": {"path": str(path.parent)}}
-    )
+    client = course.headless_client(nb, path.parent, timeout=900, allow_errors=True)
     client.execute()
     problems = student_run_problems(nb.cells)
     assert not problems, f"{path.name}: " + "; ".join(problems)
