@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from datetime import date
 from pathlib import Path
 
 from daformer_edu.data.classes import CLASSES, THING_CLASSES
@@ -96,7 +97,35 @@ def build(runs: Path) -> str:
                 f"{r['stuff']:.1f} | {cells} |"
             )
             curves.append(f"- {label}, seed {seed_dir.name[4:]}: " + ", ".join(f"{i}: {m:.1f}" for i, m in r["evals"]))
-    out = ["## 256² crops of 256×512 renders", "", *lines, "", "Target-val mIoU at each evaluation:", "", *curves]
+    header = [
+        f"# Does FD act, and does warmup matter, when the crop has room for things? (cpu-demo at 256², {date.today()})",
+        "",
+        "`cpu-demo` (MiT-B0 from the embedded weights, 1,500 iterations) with 256² crops of 256×512 renders instead",
+        "of 128² of 128×256: uda vs uda − FD vs uda − warmup. Runs: one thread each (`OMP_NUM_THREADS=1`) on a",
+        "2-core x86-64 VM (AMD EPYC) shared with other jobs, so run times say nothing about speed. Command:",
+        "",
+        "    OMP_NUM_THREADS=1 python bench/ablate.py --preset cpu-demo --set image_size=256x512 crop_size=256x256 \\",
+        "        --variants uda uda-fd uda-warmup --seeds 0 1 --out runs/crop256",
+        "    python bench/evidence_crop256.py --runs runs/crop256 --out THIS_FILE",
+        "",
+        "A run marked *stopped* did not reach its last iteration (`bench/ablate.py` resumes it from its last",
+        "checkpoint); compare variants at the same iteration (the learning rate at iteration t depends on t and the",
+        "1,500 total only, so a stopped run is the full run up to t). Thing-class IoU: the mean IoU of the ten thing",
+        "classes FD acts on; thing cells: the share of the source crops' stride-32 cells in FD's thing mask (r = 0.75),",
+        "averaged over the logged iterations (FD off logs none). The runs were made with the library at commit",
+        "ada11f1, whose training runs are bit-identical to this version's (30-iteration cpu-demo runs compared).",
+        "",
+    ]
+    out = [
+        *header,
+        "## 256² crops of 256×512 renders",
+        "",
+        *lines,
+        "",
+        "Target-val mIoU at each evaluation:",
+        "",
+        *curves,
+    ]
     old = record_128()
     if old:
         out += [
