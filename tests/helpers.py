@@ -203,3 +203,26 @@ def make_domain(root, domain: int = 0, splits=("train", "val"), n: int = 4, clas
                 Image.fromarray(lab, mode="L").save(root / "labels" / sub / f"{split or 'x'}{i:02d}.png")
             written[f"{split or 'x'}{i:02d}"] = (img, lab)
     return written
+
+
+def tiny_run_config(out, **overrides):
+    """The smallest useful training run: ``smoke`` with MiT-B0 and a 16-wide head, 64×64 crops, 4 iterations,
+    2 val images, a checkpoint every 2 iterations; ``overrides`` replace any field."""
+    from daformer_edu.config import make_config
+
+    kw = dict(
+        embed_dim=16,
+        head_channels=16,
+        image_size=(64, 128),
+        crop_size=(64, 64),
+        iterations=4,
+        eval_interval=0,
+        checkpoint_interval=2,
+        synthetic_train_length=32,
+        val_length=2,
+        snapshot_images=1,
+        progress=False,
+        out=str(out),
+    )
+    kw.update(overrides)
+    return make_config("smoke", **kw)

@@ -18,6 +18,7 @@ from daformer_edu.config import PRESETS, TrainConfig, free_on_resume, make_confi
 from daformer_edu.trainer import Trainer
 from daformer_edu.uda.step import teacher_pseudo_labels
 from helpers import make_domain
+from helpers import tiny_run_config as tiny
 
 pytestmark = pytest.mark.filterwarnings("ignore:build_segmentor")
 
@@ -148,24 +149,6 @@ def test_free_on_resume_is_marked_on_the_fields():
         "progress",
         "tensorboard",
     }
-
-
-def tiny(out, **kw):
-    base = dict(
-        embed_dim=16,
-        head_channels=16,
-        image_size=(64, 128),
-        crop_size=(64, 64),
-        iterations=4,
-        eval_interval=0,
-        checkpoint_interval=2,
-        synthetic_train_length=32,
-        val_length=2,
-        snapshot_images=1,
-        progress=False,
-        out=str(out),
-    )
-    return make_config("smoke", **{**base, **kw})
 
 
 def _losses(run: Path) -> list[dict]:

@@ -19,28 +19,9 @@ import daformer_edu.uda.step as step_mod
 from daformer_edu.checkpoint import load_checkpoint
 from daformer_edu.data.classes import CLASSES
 from daformer_edu.train import MODES, NonFiniteLossError, Trainer, make_config
+from helpers import tiny_run_config as tiny
 
 pytestmark = pytest.mark.filterwarnings("ignore:build_segmentor")
-
-
-def tiny(out, **overrides):
-    """The smallest useful run: MiT-B0 with a 16-wide head, 64×64 crops, 2 val images."""
-    kw = dict(
-        embed_dim=16,
-        head_channels=16,
-        image_size=(64, 128),
-        crop_size=(64, 64),
-        iterations=4,
-        eval_interval=0,
-        checkpoint_interval=2,
-        synthetic_train_length=32,
-        val_length=2,
-        snapshot_images=1,
-        progress=False,
-        out=str(out),
-    )
-    kw.update(overrides)
-    return make_config("smoke", **kw)
 
 
 def _same_state(a: dict, b: dict) -> list[str]:
