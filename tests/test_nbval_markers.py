@@ -51,6 +51,7 @@ IGNORED = {
     ("06_rare_class_sampling.ipynb", "c2b97aff"): MEASUREMENT + " (the notebook's running time)",
     ("06_rare_class_sampling.ipynb", "6f40580a"): WIDGET,
     ("07_thing_mask_pooling.ipynb", "8fc10d3d"): WIDGET,
+    ("08_feature_distance.ipynb", "4ba8e1a6"): TRAINING + " (08: linear probes on the random and the embedded encoder)",
     ("08_feature_distance.ipynb", "b0f2a2c5"): TRAINING + " (10 pretraining steps, with their time)",
     ("08_feature_distance.ipynb", "f1f50172"): TRAINING + " (8 segmentation steps, with their time)",
     # 09 runs with preset "auto": the committed outputs come from papermill's cpu-demo run (three 1,500-iteration runs),
