@@ -32,8 +32,9 @@ RECORD_128 = Path(__file__).resolve().parent / "results" / "cpu-demo" / "ablatio
 
 
 def mean_iou(per_class: dict, names: list[str]) -> float:
-    """The mean of the IoUs (percent) of the named classes: mIoU restricted to a class subset."""
-    return statistics.mean(per_class[n] for n in names)
+    """The mean of the IoUs (percent) of the named classes: mIoU restricted to a class subset. A class that neither
+    occurs nor is predicted has no IoU (``None``, 0/0) and is skipped, as ``metrics`` skips it."""
+    return statistics.mean(per_class[n] for n in names if per_class[n] is not None)
 
 
 def read_run(folder: Path) -> dict | None:

@@ -451,6 +451,18 @@ def test_find_exercises_names_each_stub_with_its_self_check():
     assert course.find_exercises({"cells": no_stub})[0] == course.Exercise("Exercise 1 (my_double)", None, 2)
 
 
+def test_headless_client_runs_in_the_folder_without_the_output_widget_mimic(tmp_path):
+    """The grader's and the student-edition test's client: no handler for widget comms (nbclient's Output-widget
+    mimic left it waiting on an idle kernel at ``interact`` cells), the notebook's folder as working directory."""
+    nbformat = pytest.importorskip("nbformat")
+    pytest.importorskip("nbclient")
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import os; print(os.getcwd())")])
+    client = course.headless_client(nb, tmp_path, timeout=60)
+    assert client.comm_open_handlers == {}
+    client.execute()
+    assert nb.cells[0].outputs[0]["text"].strip() == str(tmp_path)
+
+
 def test_grader_reports_unreadable_submissions_and_rejects_bad_arguments(tmp_path, capsys):
     (tmp_path / "garbage.ipynb").write_text("{not json")
     (tmp_path / "empty.ipynb").write_text(
