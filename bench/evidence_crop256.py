@@ -12,7 +12,14 @@ of the crops' stride-32 cells that are thing cells (``fd_cells`` in ``log.jsonl`
 thing mask, Hoyer et al. 2022 Eq. 8, over the source crops of each iteration), beside the 128² record
 (``bench/results/cpu-demo/ablation.json``).
 
-    python bench/evidence_crop256.py --runs runs/crop256 --out bench/results/cpu-demo-crop256/record.md
+The answer is read from the numbers, not written by hand: per seed, what each component adds, Δ = IoU(uda) −
+IoU(uda − component) at the last iteration both runs evaluated, set against the seed-to-seed spread of DAFormer
+itself (|IoU(uda, seed 0) − IoU(uda, seed 1)| at their last common evaluation). A component *helps* (or *hurts*)
+when its Δ is above the spread (or below minus the spread) for every seed; otherwise its effect is within the
+seed-to-seed spread. ``--figure`` draws the evaluations of every run (mIoU and thing-class IoU against iteration).
+
+    python bench/evidence_crop256.py --runs runs/crop256 --out bench/results/cpu-demo-crop256/record.md \
+        --figure bench/results/cpu-demo-crop256/curves.png
 """
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ def read_run(folder: Path) -> dict | None:
     total = json.loads((folder / "config.json").read_text())["iterations"]
     cells = [r["fd_cells"] for r in train if "fd_cells" in r]
     if not evals:
-        return {"iteration": train[-1]["iteration"] if train else 0, "total": total, "evals": []}
+        return {"iteration": train[-1]["iteration"] if train else 0, "total": total, "evals": [], "by_iteration": {}}
     last = evals[-1]
     return {
         "iteration": last["iteration"],
@@ -59,7 +66,115 @@ def read_run(folder: Path) -> dict | None:
         "stuff": mean_iou(last["per_class_iou"], STUFF),
         "thing_cells": statistics.mean(cells) if cells else None,
         "evals": [(r["iteration"], r["miou"]) for r in evals],
+        "by_iteration": {
+            r["iteration"]: {
+                "miou": r["miou"],
+                "thing": mean_iou(r["per_class_iou"], THINGS),
+                "stuff": mean_iou(r["per_class_iou"], STUFF),
+            }
+            for r in evals
+        },
+        "wall_time_s": json.loads((folder / "metrics.json").read_text()).get("wall_time_s")
+        if (folder / "metrics.json").exists()
+        else None,
     }
+
+
+def read_runs(runs: Path) -> dict[tuple[str, int], dict]:
+    """Every run folder under ``runs`` (``VARIANT/seedS``) that has a log, by ``(variant, seed)``."""
+    found = {}
+    for v in VARIANTS:
+        for seed_dir in sorted((runs / v).glob("seed*")):
+            r = read_run(seed_dir)
+            if r is not None:
+                found[(v, int(seed_dir.name[4:]))] = r
+    return found
+
+
+def compare(a: dict, b: dict) -> tuple[int, dict] | None:
+    """``a`` minus ``b`` at the last iteration both runs evaluated: ``(iteration, {"miou", "thing", "stuff"})``,
+    or ``None`` when they share no evaluation."""
+    common = sorted(set(a["by_iteration"]) & set(b["by_iteration"]))
+    if not common:
+        return None
+    it = common[-1]
+    return it, {k: a["by_iteration"][it][k] - b["by_iteration"][it][k] for k in ("miou", "thing", "stuff")}
+
+
+def verdict(deltas: list[float], spread: float | None) -> str:
+    """``helps`` / ``hurts`` when every seed's Δ lies above ``spread`` / below ``-spread``; otherwise the effect is
+    within the seed-to-seed spread. Fewer than two seeds or no spread: no verdict."""
+    if len(deltas) < 2 or spread is None:
+        return "no verdict yet (fewer than two seeds compared)"
+    if all(d > spread for d in deltas):
+        return f"helps (every seed's Δ above the seed-to-seed spread {spread:.1f})"
+    if all(d < -spread for d in deltas):
+        return f"hurts (every seed's Δ below minus the seed-to-seed spread {spread:.1f})"
+    return f"within the seed-to-seed spread ({spread:.1f}): no effect this experiment can tell apart from noise"
+
+
+def differences(found: dict) -> list[str]:
+    """The section that answers the question: per component and seed, Δ = uda − (uda − component)."""
+    seeds = sorted({s for (v, s) in found if v == "uda"})
+    spread = None
+    if len(seeds) >= 2 and (c := compare(found[("uda", seeds[0])], found[("uda", seeds[1])])) is not None:
+        spread_it, d = c
+        spread = {k: abs(x) for k, x in d.items()}
+    lines = [
+        "Δ = IoU(uda) − IoU(uda − component) at the last iteration both runs evaluated (positive: the component",
+        "helps). The seed-to-seed spread is |uda seed 0 − uda seed 1| at their last common evaluation"
+        + (
+            f" ({spread_it}): mIoU {spread['miou']:.1f}, thing-class IoU {spread['thing']:.1f}."
+            if spread
+            else ": not yet measured."
+        ),
+        "",
+        "| component | seed | compared at iteration | Δ mIoU | Δ thing-class IoU | Δ stuff-class IoU |",
+        "|---|---|---|---|---|---|",
+    ]
+    verdicts = []
+    for v, component in (("uda-fd", "FD"), ("uda-warmup", "warmup")):
+        deltas = {"miou": [], "thing": []}
+        for s in seeds:
+            if (v, s) not in found or (c := compare(found[("uda", s)], found[(v, s)])) is None:
+                lines.append(f"| {component} | {s} | no common evaluation yet | – | – | – |")
+                continue
+            it, d = c
+            deltas["miou"].append(d["miou"])
+            deltas["thing"].append(d["thing"])
+            lines.append(f"| {component} | {s} | {it} | {d['miou']:+.1f} | {d['thing']:+.1f} | {d['stuff']:+.1f} |")
+        verdicts.append(
+            f"- **{component}**, thing-class IoU: {verdict(deltas['thing'], spread and spread['thing'])}; "
+            f"mIoU: {verdict(deltas['miou'], spread and spread['miou'])}."
+        )
+    return [*lines, "", "Verdicts (the rule in `bench/evidence_crop256.py`):", "", *verdicts]
+
+
+def plot_curves(found: dict):
+    """Target-val mIoU and thing-class IoU at each evaluation of every run: colour = variant, line style = seed."""
+    from daformer_edu.viz.common import SERIES_COLOURS, finish_figure, label_axes, new_figure, place_legend
+
+    fig, axes = new_figure(1, 2, panel=(3.6, 2.8), extra=1.6)
+    styles = ("-", "--", ":")
+    for (v, s), r in sorted(found.items()):
+        its = sorted(r["by_iteration"])
+        if not its:
+            continue
+        colour = SERIES_COLOURS[list(VARIANTS).index(v)]
+        for ax, key in zip(axes[0], ("miou", "thing")):
+            ax.plot(
+                its,
+                [r["by_iteration"][i][key] for i in its],
+                styles[s % 3],
+                color=colour,
+                marker="o",
+                markersize=3,
+                label=f"{VARIANTS[v]}, seed {s}",
+            )
+    label_axes(axes[0, 0], "iteration", "target-val mIoU (%)", "all 19 classes")
+    label_axes(axes[0, 1], "iteration", "thing-class IoU (%)", "the ten thing classes")
+    place_legend(axes[0, 1], "right")
+    return finish_figure(fig)
 
 
 def record_128() -> list[str]:
@@ -75,55 +190,81 @@ def record_128() -> list[str]:
         miou = ", ".join(f"{data[v]['per_seed'][s]:.1f}" for s in seeds)
         thing = ", ".join(f"{mean_iou(data[v]['per_class_iou'][s], THINGS):.1f}" for s in seeds)
         lines.append(f"| {label} | {len(seeds)} | {miou} | {thing} |")
+    if "uda" in data:
+        seeds = sorted(data["uda"]["per_class_iou"])
+        uda_thing = {s: mean_iou(data["uda"]["per_class_iou"][s], THINGS) for s in seeds}
+        lines += ["", "Δ thing-class IoU = uda − (uda − component) per seed at 128²:", ""]
+        for v, component in (("uda-fd", "FD"), ("uda-warmup", "warmup")):
+            if v in data:
+                d = [
+                    uda_thing[s] - mean_iou(data[v]["per_class_iou"][s], THINGS)
+                    for s in seeds
+                    if s in data[v]["per_class_iou"]
+                ]
+                lines.append(f"- {component}: " + ", ".join(f"{x:+.1f}" for x in d))
     return lines
 
 
-def build(runs: Path) -> str:
+def build(runs: Path, planned_seeds: tuple[int, ...] = (0, 1)) -> str:
+    found = read_runs(runs)
     lines = [
-        "| variant | seed | iteration reached | target mIoU | thing-class IoU | stuff-class IoU | thing cells |",
-        "|---|---|---|---|---|---|---|",
+        "| variant | seed | iteration reached | target mIoU | thing-class IoU | stuff-class IoU | thing cells | wall time |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     curves = []
     for v, label in VARIANTS.items():
-        for seed_dir in sorted((runs / v).glob("seed*")):
-            r = read_run(seed_dir)
+        for s in planned_seeds:
+            r = found.get((v, s))
             if r is None or not r["evals"]:
                 reached = f"{r['iteration']} of {r['total']}, no evaluation yet" if r else "not started"
-                lines.append(f"| {label} | {seed_dir.name[4:]} | {reached} | – | – | – | – |")
+                lines.append(f"| {label} | {s} | {reached} | – | – | – | – | – |")
                 continue
             reached = f"{r['iteration']} of {r['total']}" + ("" if r["finished"] else " (stopped)")
             cells = "–" if r["thing_cells"] is None else f"{r['thing_cells']:.1%}"
+            wall = "–" if r["wall_time_s"] is None else f"{r['wall_time_s'] / 60:.0f} min"
             lines.append(
-                f"| {label} | {seed_dir.name[4:]} | {reached} | {r['miou']:.1f} | {r['thing']:.1f} | "
-                f"{r['stuff']:.1f} | {cells} |"
+                f"| {label} | {s} | {reached} | {r['miou']:.1f} | {r['thing']:.1f} | {r['stuff']:.1f} | {cells} | {wall} |"
             )
-            curves.append(f"- {label}, seed {seed_dir.name[4:]}: " + ", ".join(f"{i}: {m:.1f}" for i, m in r["evals"]))
+            curves.append(f"- {label}, seed {s}: " + ", ".join(f"{i}: {m:.1f}" for i, m in r["evals"]))
+    finished = sum(1 for v in VARIANTS for s in planned_seeds if found.get((v, s), {}).get("finished"))
+    planned = len(VARIANTS) * len(planned_seeds)
+    status = f"**Runs finished: {finished} of {planned}.**" + (
+        ""
+        if finished == planned
+        else " The others resume with the command above (`bench/ablate.py` skips "
+        "finished runs and continues stopped ones from their last checkpoint); compare variants at the same iteration."
+    )
     header = [
         f"# Does FD act, and does warmup matter, when the crop has room for things? (cpu-demo at 256², {date.today()})",
         "",
         "`cpu-demo` (MiT-B0 from the embedded weights, 1,500 iterations) with 256² crops of 256×512 renders instead",
-        "of 128² of 128×256: uda vs uda − FD vs uda − warmup. Runs: one thread each (`OMP_NUM_THREADS=1`) on a",
-        "2-core x86-64 VM (AMD EPYC) shared with other jobs, so run times say nothing about speed. Command:",
+        "of 128² of 128×256: uda vs uda − FD vs uda − warmup, seeds " + " and ".join(map(str, planned_seeds)) + ".",
+        "Runs: one thread each (`OMP_NUM_THREADS=1`), two or three side by side on a 2-core x86-64 VM (AMD EPYC), so",
+        "their wall times say nothing about speed. Command:",
         "",
         "    OMP_NUM_THREADS=1 python bench/ablate.py --preset cpu-demo --set image_size=256x512 crop_size=256x256 \\",
         "        --variants uda uda-fd uda-warmup --seeds 0 1 --out runs/crop256",
-        "    python bench/evidence_crop256.py --runs runs/crop256 --out THIS_FILE",
+        "    python bench/evidence_crop256.py --runs runs/crop256 --out THIS_FILE --figure curves.png",
         "",
-        "A run marked *stopped* did not reach its last iteration (`bench/ablate.py` resumes it from its last",
-        "checkpoint); compare variants at the same iteration (the learning rate at iteration t depends on t and the",
-        "1,500 total only, so a stopped run is the full run up to t). Thing-class IoU: the mean IoU of the ten thing",
-        "classes FD acts on; thing cells: the share of the source crops' stride-32 cells in FD's thing mask (r = 0.75),",
-        "averaged over the logged iterations (FD off logs none). The runs were made with the library at commit",
-        "ada11f1, whose training runs are bit-identical to this version's (30-iteration cpu-demo runs compared).",
+        "Thing-class IoU: the mean IoU of the ten thing classes FD acts on; thing cells: the share of the source crops'",
+        "stride-32 cells in FD's thing mask (r = 0.75), averaged over the logged iterations (FD off logs none). The runs",
+        "were made with the library at commit ada11f1, whose training runs are bit-identical to this version's",
+        "(30-iteration cpu-demo runs compared). Everything below is generated from the runs' `log.jsonl` by the command.",
+        "",
+        status,
         "",
     ]
     out = [
         *header,
+        "## What FD and warmup add at 256²",
+        "",
+        *differences(found),
+        "",
         "## 256² crops of 256×512 renders",
         "",
         *lines,
         "",
-        "Target-val mIoU at each evaluation:",
+        "Target-val mIoU at each evaluation (figure: `curves.png`):",
         "",
         *curves,
     ]
@@ -142,8 +283,12 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=Path, default=Path("runs/crop256"), help="the --out folder of bench/ablate.py")
     p.add_argument("--out", type=Path, default=None, help="write the tables here instead of printing them")
+    p.add_argument("--figure", type=Path, default=None, help="also draw every run's evaluations into this PNG")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="the seeds the experiment plans (default 0 1)")
     args = p.parse_args(argv)
-    text = build(args.runs)
+    text = build(args.runs, tuple(args.seeds))
+    if args.figure:
+        plot_curves(read_runs(args.runs)).savefig(args.figure)
     if args.out:
         args.out.write_text(text)
     else:
