@@ -14,9 +14,9 @@ thing mask, Hoyer et al. 2022 Eq. 8, over the source crops of each iteration), b
 
 The answer is read from the numbers, not written by hand: per seed, what each component adds, Δ = IoU(uda) −
 IoU(uda − component) at the last iteration both runs evaluated, set against the seed-to-seed spread of DAFormer
-itself (|IoU(uda, seed 0) − IoU(uda, seed 1)| at their last common evaluation). A component *helps* (or *hurts*)
-when its Δ is above the spread (or below minus the spread) for every seed; otherwise its effect is within the
-seed-to-seed spread. ``--figure`` draws the evaluations of every run (mIoU and thing-class IoU against iteration).
+itself (the largest |IoU(uda, seed 0) − IoU(uda, seed 1)| over their common evaluations in the run's second
+half). A component *helps* (or *hurts*) when its Δ is above the spread (or below minus the spread) for every seed;
+otherwise its effect is within the seed-to-seed spread. ``--figure`` draws the evaluations of every run (mIoU and thing-class IoU against iteration).
 
     python bench/evidence_crop256.py --runs runs/crop256 --out bench/results/cpu-demo-crop256/record.md \
         --figure bench/results/cpu-demo-crop256/curves.png
@@ -101,6 +101,11 @@ def compare(a: dict, b: dict) -> tuple[int, dict] | None:
     return it, {k: a["by_iteration"][it][k] - b["by_iteration"][it][k] for k in ("miou", "thing", "stuff")}
 
 
+def signed(x: float) -> str:
+    """``x`` with its sign at one decimal; a value that rounds to zero prints ``+0.0``, never ``-0.0``."""
+    return f"{round(x, 1) + 0.0:+.1f}"
+
+
 def verdict(deltas: list[float], spread: float | None) -> str:
     """``helps`` / ``hurts`` when every seed's Δ lies above ``spread`` / below ``-spread``; otherwise the effect is
     within the seed-to-seed spread. Fewer than two seeds or no spread: no verdict."""
@@ -113,18 +118,30 @@ def verdict(deltas: list[float], spread: float | None) -> str:
     return f"within the seed-to-seed spread ({spread:.1f}): no effect this experiment can tell apart from noise"
 
 
+def seed_spread(found: dict, seeds: list[int]) -> tuple[dict | None, list[int]]:
+    """How far two DAFormer seeds lie apart: per quantity the largest |uda seed a − uda seed b| over their common
+    evaluations in the second half of the run (one difference alone is a poor measure of noise), and those
+    iterations; ``(None, [])`` before two seeds share such an evaluation."""
+    if len(seeds) < 2:
+        return None, []
+    a, b = found[("uda", seeds[0])], found[("uda", seeds[1])]
+    at = sorted(i for i in set(a["by_iteration"]) & set(b["by_iteration"]) if i >= a["total"] / 2)
+    if not at:
+        return None, []
+    keys = ("miou", "thing", "stuff")
+    return {k: max(abs(a["by_iteration"][i][k] - b["by_iteration"][i][k]) for i in at) for k in keys}, at
+
+
 def differences(found: dict) -> list[str]:
     """The section that answers the question: per component and seed, Δ = uda − (uda − component)."""
     seeds = sorted({s for (v, s) in found if v == "uda"})
-    spread = None
-    if len(seeds) >= 2 and (c := compare(found[("uda", seeds[0])], found[("uda", seeds[1])])) is not None:
-        spread_it, d = c
-        spread = {k: abs(x) for k, x in d.items()}
+    spread, at = seed_spread(found, seeds)
     lines = [
         "Δ = IoU(uda) − IoU(uda − component) at the last iteration both runs evaluated (positive: the component",
-        "helps). The seed-to-seed spread is |uda seed 0 − uda seed 1| at their last common evaluation"
+        "helps). The seed-to-seed spread is the largest |uda seed 0 − uda seed 1| over their common evaluations in the",
+        "second half of the run"
         + (
-            f" ({spread_it}): mIoU {spread['miou']:.1f}, thing-class IoU {spread['thing']:.1f}."
+            f" (iterations {', '.join(map(str, at))}): mIoU {spread['miou']:.1f}, thing-class IoU {spread['thing']:.1f}."
             if spread
             else ": not yet measured."
         ),
@@ -142,7 +159,9 @@ def differences(found: dict) -> list[str]:
             it, d = c
             deltas["miou"].append(d["miou"])
             deltas["thing"].append(d["thing"])
-            lines.append(f"| {component} | {s} | {it} | {d['miou']:+.1f} | {d['thing']:+.1f} | {d['stuff']:+.1f} |")
+            lines.append(
+                f"| {component} | {s} | {it} | {signed(d['miou'])} | {signed(d['thing'])} | {signed(d['stuff'])} |"
+            )
         verdicts.append(
             f"- **{component}**, thing-class IoU: {verdict(deltas['thing'], spread and spread['thing'])}; "
             f"mIoU: {verdict(deltas['miou'], spread and spread['miou'])}."
@@ -201,7 +220,7 @@ def record_128() -> list[str]:
                     for s in seeds
                     if s in data[v]["per_class_iou"]
                 ]
-                lines.append(f"- {component}: " + ", ".join(f"{x:+.1f}" for x in d))
+                lines.append(f"- {component}: " + ", ".join(signed(x) for x in d))
     return lines
 
 
@@ -219,7 +238,7 @@ def build(runs: Path, planned_seeds: tuple[int, ...] = (0, 1)) -> str:
                 reached = f"{r['iteration']} of {r['total']}, no evaluation yet" if r else "not started"
                 lines.append(f"| {label} | {s} | {reached} | – | – | – | – | – |")
                 continue
-            reached = f"{r['iteration']} of {r['total']}" + ("" if r["finished"] else " (stopped)")
+            reached = f"{r['iteration']} of {r['total']}" + ("" if r["finished"] else " (not finished)")
             cells = "–" if r["thing_cells"] is None else f"{r['thing_cells']:.1%}"
             wall = "–" if r["wall_time_s"] is None else f"{r['wall_time_s'] / 60:.0f} min"
             lines.append(

@@ -89,7 +89,7 @@ def test_record_reads_the_runs_and_gives_verdicts(tmp_path):
     assert "| warmup | 1 | no common evaluation yet | – | – | – |" in text
     assert "- **FD**, thing-class IoU: helps" in text
     assert "- **warmup**, thing-class IoU: no verdict yet" in text  # one seed compared
-    assert "| uda − warmup | 1 | 250 of 1500 (stopped) |" in text
+    assert "| uda − warmup | 1 | 250 of 1500 (not finished) |" in text
     assert "| uda − FD | 0 | 1500 of 1500 | 39.5 | 12.0 | 70.0 | – | 10 min |" in text  # (120 + 630) / 19
 
 
@@ -105,3 +105,18 @@ def test_figure_is_in_the_course_style(tmp_path):
     assert fig.dpi >= 100
     assert all(ax.get_xlabel() and ax.get_ylabel() for ax in fig.axes)
     assert (tmp_path / "record.md").read_text().startswith("# Does FD act")
+
+
+def test_seed_spread_is_the_largest_gap_in_the_second_half(tmp_path):
+    # thing-class IoU gaps 5 (iteration 250, first half: not counted), 1, 2, 0.5 → 2; stuff gaps 0 → 0
+    write_run(tmp_path / "uda" / "seed0", {250: (10, 50), 750: (12, 60), 1000: (14, 60), 1500: (15, 60)}, True)
+    write_run(tmp_path / "uda" / "seed1", {250: (5, 50), 750: (13, 60), 1000: (12, 60), 1500: (15.5, 60)}, True)
+    spread, at = ev.seed_spread(ev.read_runs(tmp_path), [0, 1])
+    assert at == [750, 1000, 1500]
+    assert spread["thing"] == pytest.approx(2.0) and spread["stuff"] == pytest.approx(0.0)
+    assert spread["miou"] == pytest.approx(20 / 19)  # ten thing classes 2 apart, over 19 classes
+    assert ev.seed_spread(ev.read_runs(tmp_path), [0]) == (None, [])
+
+
+def test_signed_never_prints_minus_zero():
+    assert [ev.signed(x) for x in (-0.04, 0.04, -0.06, 1.25)] == ["+0.0", "+0.0", "-0.1", "+1.2"]
