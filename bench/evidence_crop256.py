@@ -19,7 +19,7 @@ half). A component *helps* (or *hurts*) when its Δ is above the spread (or belo
 otherwise its effect is within the seed-to-seed spread. ``--figure`` draws the evaluations of every run (mIoU and thing-class IoU against iteration).
 
     python bench/evidence_crop256.py --runs runs/crop256 --out bench/results/cpu-demo-crop256/record.md \
-        --figure bench/results/cpu-demo-crop256/curves.png
+        --figure bench/results/cpu-demo-crop256/curves.png --json bench/results/cpu-demo-crop256/evaluations.json
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ def read_run(folder: Path) -> dict | None:
         "stuff": mean_iou(last["per_class_iou"], STUFF),
         "thing_cells": statistics.mean(cells) if cells else None,
         "evals": [(r["iteration"], r["miou"]) for r in evals],
+        "val_records": evals,
         "by_iteration": {
             r["iteration"]: {
                 "miou": r["miou"],
@@ -258,12 +259,12 @@ def build(runs: Path, planned_seeds: tuple[int, ...] = (0, 1)) -> str:
         "",
         "`cpu-demo` (MiT-B0 from the embedded weights, 1,500 iterations) with 256² crops of 256×512 renders instead",
         "of 128² of 128×256: uda vs uda − FD vs uda − warmup, seeds " + " and ".join(map(str, planned_seeds)) + ".",
-        "Runs: one thread each (`OMP_NUM_THREADS=1`), two or three side by side on a 2-core x86-64 VM (AMD EPYC), so",
+        "Runs: one thread each (`OMP_NUM_THREADS=1`), sharing a 2-core x86-64 VM (AMD EPYC) with other runs and jobs, so",
         "their wall times say nothing about speed. Command:",
         "",
         "    OMP_NUM_THREADS=1 python bench/ablate.py --preset cpu-demo --set image_size=256x512 crop_size=256x256 \\",
         "        --variants uda uda-fd uda-warmup --seeds 0 1 --out runs/crop256",
-        "    python bench/evidence_crop256.py --runs runs/crop256 --out THIS_FILE --figure curves.png",
+        "    python bench/evidence_crop256.py --runs runs/crop256 --out THIS_FILE --figure curves.png --json evaluations.json",
         "",
         "Thing-class IoU: the mean IoU of the ten thing classes FD acts on; thing cells: the share of the source crops'",
         "stride-32 cells in FD's thing mask (r = 0.75), averaged over the logged iterations (FD off logs none). The runs",
@@ -303,9 +304,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--runs", type=Path, default=Path("runs/crop256"), help="the --out folder of bench/ablate.py")
     p.add_argument("--out", type=Path, default=None, help="write the tables here instead of printing them")
     p.add_argument("--figure", type=Path, default=None, help="also draw every run's evaluations into this PNG")
+    p.add_argument("--json", type=Path, default=None, help="also write every run's evaluations (per class) here")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1], help="the seeds the experiment plans (default 0 1)")
     args = p.parse_args(argv)
     text = build(args.runs, tuple(args.seeds))
+    if args.json:
+        runs = {
+            f"{v}/seed{s}": {k: r.get(k) for k in ("iteration", "total", "finished", "thing_cells", "val_records")}
+            for (v, s), r in read_runs(args.runs).items()
+        }
+        args.json.write_text(json.dumps(runs, indent=1) + "\n")
     if args.figure:
         plot_curves(read_runs(args.runs)).savefig(args.figure)
     if args.out:

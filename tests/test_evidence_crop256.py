@@ -97,7 +97,12 @@ def test_figure_is_in_the_course_style(tmp_path):
     write_run(tmp_path / "uda" / "seed0", {250: (8.0, 50.0), 500: (12.0, 60.0)}, finished=True)
     write_run(tmp_path / "uda-fd" / "seed0", {250: (6.0, 51.0)}, finished=False)
     out = tmp_path / "curves.png"
-    ev.main(["--runs", str(tmp_path), "--out", str(tmp_path / "record.md"), "--figure", str(out)])
+    data = tmp_path / "evaluations.json"
+    ev.main(["--runs", str(tmp_path), "--out", str(tmp_path / "record.md"), "--figure", str(out), "--json", str(data)])
+    runs = json.loads(data.read_text())
+    assert sorted(runs) == ["uda-fd/seed0", "uda/seed0"]
+    assert [r["iteration"] for r in runs["uda/seed0"]["val_records"]] == [250, 500]
+    assert runs["uda/seed0"]["val_records"][1]["per_class_iou"] == per_class(12.0, 60.0)
     from matplotlib import image
 
     assert image.imread(out).shape[1] >= 640
