@@ -45,27 +45,22 @@ def mean_iou(per_class: dict, names: list[str]) -> float:
 
 
 def read_run(folder: Path) -> dict | None:
-    """The last evaluation of one run folder, its iteration, the planned total and the mean thing-cell share."""
+    """One run folder: the iteration it reached, its planned total, whether it finished, its wall time, the mean
+    thing-cell share, its evaluations as logged (``val_records``) and, per evaluated iteration, mIoU and the
+    thing- and stuff-class means (``by_iteration``). ``None`` when it has no log yet."""
     log = folder / "log.jsonl"
     if not log.exists():
         return None
     records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     evals = [r for r in records if r.get("split") == "val"]
-    train = [r for r in records if r.get("split") == "train"]
-    total = json.loads((folder / "config.json").read_text())["iterations"]
-    cells = [r["fd_cells"] for r in train if "fd_cells" in r]
-    if not evals:
-        return {"iteration": train[-1]["iteration"] if train else 0, "total": total, "evals": [], "by_iteration": {}}
-    last = evals[-1]
+    cells = [r["fd_cells"] for r in records if r.get("split") == "train" and "fd_cells" in r]
+    metrics = folder / "metrics.json"
     return {
-        "iteration": last["iteration"],
-        "total": total,
-        "finished": (folder / "metrics.json").exists(),
-        "miou": last["miou"],
-        "thing": mean_iou(last["per_class_iou"], THINGS),
-        "stuff": mean_iou(last["per_class_iou"], STUFF),
+        "iteration": max((r["iteration"] for r in records), default=0),
+        "total": json.loads((folder / "config.json").read_text())["iterations"],
+        "finished": metrics.exists(),
+        "wall_time_s": json.loads(metrics.read_text()).get("wall_time_s") if metrics.exists() else None,
         "thing_cells": statistics.mean(cells) if cells else None,
-        "evals": [(r["iteration"], r["miou"]) for r in evals],
         "val_records": evals,
         "by_iteration": {
             r["iteration"]: {
@@ -75,9 +70,6 @@ def read_run(folder: Path) -> dict | None:
             }
             for r in evals
         },
-        "wall_time_s": json.loads((folder / "metrics.json").read_text()).get("wall_time_s")
-        if (folder / "metrics.json").exists()
-        else None,
     }
 
 
@@ -235,17 +227,21 @@ def build(runs: Path, planned_seeds: tuple[int, ...] = (0, 1)) -> str:
     for v, label in VARIANTS.items():
         for s in planned_seeds:
             r = found.get((v, s))
-            if r is None or not r["evals"]:
+            if r is None or not r["by_iteration"]:
                 reached = f"{r['iteration']} of {r['total']}, no evaluation yet" if r else "not started"
                 lines.append(f"| {label} | {s} | {reached} | – | – | – | – | – |")
                 continue
+            last = r["by_iteration"][max(r["by_iteration"])]
             reached = f"{r['iteration']} of {r['total']}" + ("" if r["finished"] else " (not finished)")
             cells = "–" if r["thing_cells"] is None else f"{r['thing_cells']:.1%}"
             wall = "–" if r["wall_time_s"] is None else f"{r['wall_time_s'] / 60:.0f} min"
             lines.append(
-                f"| {label} | {s} | {reached} | {r['miou']:.1f} | {r['thing']:.1f} | {r['stuff']:.1f} | {cells} | {wall} |"
+                f"| {label} | {s} | {reached} | {last['miou']:.1f} | {last['thing']:.1f} | {last['stuff']:.1f} | "
+                f"{cells} | {wall} |"
             )
-            curves.append(f"- {label}, seed {s}: " + ", ".join(f"{i}: {m:.1f}" for i, m in r["evals"]))
+            curves.append(
+                f"- {label}, seed {s}: " + ", ".join(f"{i}: {e['miou']:.1f}" for i, e in r["by_iteration"].items())
+            )
     finished = sum(1 for v in VARIANTS for s in planned_seeds if found.get((v, s), {}).get("finished"))
     planned = len(VARIANTS) * len(planned_seeds)
     status = f"**Runs finished: {finished} of {planned}.**" + (
@@ -310,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
     text = build(args.runs, tuple(args.seeds))
     if args.json:
         runs = {
-            f"{v}/seed{s}": {k: r.get(k) for k in ("iteration", "total", "finished", "thing_cells", "val_records")}
+            f"{v}/seed{s}": {k: r[k] for k in ("iteration", "total", "finished", "thing_cells", "val_records")}
             for (v, s), r in read_runs(args.runs).items()
         }
         args.json.write_text(json.dumps(runs, indent=1) + "\n")

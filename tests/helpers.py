@@ -207,7 +207,7 @@ def make_domain(root, domain: int = 0, splits=("train", "val"), n: int = 4, clas
 
 def tiny_run_config(out, **overrides):
     """The smallest useful training run: ``smoke`` with MiT-B0 and a 16-wide head, 64×64 crops, 4 iterations,
-    2 val images, a checkpoint every 2 iterations; ``overrides`` replace any field."""
+    2 val images, a checkpoint every 2 iterations; ``overrides`` replace any field. ``out=None``: no files."""
     from daformer_edu.config import make_config
 
     kw = dict(
@@ -222,7 +222,7 @@ def tiny_run_config(out, **overrides):
         val_length=2,
         snapshot_images=1,
         progress=False,
-        out=str(out),
+        out=None if out is None else str(out),
     )
     kw.update(overrides)
     return make_config("smoke", **kw)

@@ -11,28 +11,15 @@ from PIL import Image
 import daformer_edu.uda.step as step_mod
 from daformer_edu.config import FORMS, PRESETS, make_config, parse_overrides
 from daformer_edu.trainer import Trainer
+from helpers import tiny_run_config
 
 pytestmark = pytest.mark.filterwarnings("ignore:build_segmentor")
 
 
 def tiny(**overrides):
     """One or two iterations of a MiT-B0 with a 16-wide head on 64×64 crops, no files."""
-    kw = dict(
-        embed_dim=16,
-        head_channels=16,
-        image_size=(64, 128),
-        crop_size=(64, 64),
-        iterations=1,
-        eval_interval=0,
-        checkpoint_interval=0,
-        synthetic_train_length=16,
-        val_length=2,
-        snapshot_images=0,
-        progress=False,
-        out=None,
-    )
-    kw.update(overrides)
-    return make_config("smoke", **kw)
+    kw = dict(iterations=1, checkpoint_interval=0, synthetic_train_length=16, snapshot_images=0, out=None)
+    return tiny_run_config(**{**kw, **overrides})
 
 
 def _spy_kwargs(monkeypatch, name):
